@@ -1,0 +1,304 @@
+"""The build-intent engine interface: one ``build`` that may also push and run.
+
+A concrete engine (``buildx``, ``docker-api``) implements ``_build``/``_push``/``_run`` and
+the image and container queries; this module holds the types they share and the template
+that guarantees every build ends with exactly one terminal event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import BuildCancelled, BuildFailed, InvalidRequest, R2DError
+
+Phase = Literal[
+    "waiting",
+    "fetching",
+    "building",
+    "built",
+    "pushing",
+    "launching",
+    "ready",
+    "failed",
+    "cancelled",
+]
+TERMINAL_PHASES: frozenset[str] = frozenset({"ready", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a step or layer is: ``kind`` is ``"step"`` or ``"layer"``."""
+
+    kind: Literal["step", "layer"]
+    current: int
+    total: int | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """One small, typed event of a build job (BinderHub's ``phase`` + ``message`` shape).
+
+    ``message`` is one line of log output or a human sentence; ``extra`` carries the
+    terminal event's fields (``image``, ``image_id``, ``digest``, ``url``, ``error``).
+    """
+
+    phase: Phase
+    message: str
+    progress: Progress | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; ``progress`` only when set, ``extra`` merged in."""
+        data: dict[str, Any] = {"phase": self.phase, "message": self.message}
+        if self.progress is not None:
+            data["progress"] = {k: v for k, v in asdict(self.progress).items() if v is not None}
+        data.update(self.extra)
+        return data
+
+
+EventSink = Callable[[BuildEvent], None]
+
+
+@dataclass(frozen=True)
+class RegistryCredentials:
+    """Credentials for one registry, for one job. The password never appears in ``repr``."""
+
+    server: str
+    username: str
+    password: str = field(repr=False)
+
+    def auth_config(self) -> dict[str, str]:
+        """The ``auth_config`` docker-py expects."""
+        return {"username": self.username, "password": self.password, "serveraddress": self.server}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run publishes the container. Ports bind to ``host_address`` only."""
+
+    host_address: str = "127.0.0.1"
+    env: dict[str, str] = field(default_factory=dict)
+    # Host mounts, "host_path:container_path[:ro]"; empty unless a deployment allows them.
+    mounts: tuple[str, ...] = ()
+    # Seconds to wait for the container's URL to answer before the run fails.
+    ready_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What to build, as prepared by :mod:`jupyter_r2d.sources` and repo2docker.
+
+    Either ``path`` is a directory used as the build context with ``dockerfile`` inside it
+    (Dockerfile repos), or ``tarball`` is a tar of the whole context that repo2docker
+    assembled (rendered Dockerfile, build scripts, repo under ``src/``).
+    """
+
+    path: Path | None = None
+    dockerfile: str = "Dockerfile"
+    tarball: Path | None = None
+    buildpack: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    build_args: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BuildRequest:
+    """One build intent: build ``context`` (or act on the existing ``image`` when None),
+    then optionally push it and/or run it."""
+
+    image: str
+    context: BuildContext | None = None
+    build_args: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    push: bool = False
+    run: bool = False
+    run_options: RunOptions = field(default_factory=RunOptions)
+    credentials: RegistryCredentials | None = field(default=None, repr=False)
+    job_id: str | None = None
+    # Set it to cancel: the engine stops its work, cleans up and ends with "cancelled".
+    cancel: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A container started by a run."""
+
+    id: str
+    name: str
+    image: str
+    status: str
+    url: str | None = None
+    job_id: str | None = None
+    created: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a finished build job produced."""
+
+    image: str
+    image_id: str | None = None
+    digest: str | None = None
+    container: ContainerInfo | None = None
+
+
+class ContainerEngine(ABC):
+    """How a container runtime builds, pushes and runs. Subclasses do the work."""
+
+    #: Short name shown in the UI and in ``GET engine``.
+    name: str = "abstract"
+
+    async def build(self, request: BuildRequest, on_event: EventSink) -> BuildResult:
+        """Carry out the build intent, streaming events to ``on_event``.
+
+        Emits exactly one terminal event (``ready``, ``failed`` or ``cancelled``) and
+        returns the result, or raises :class:`BuildFailed` / :class:`BuildCancelled`.
+        Cancellation is by ``request.cancel.set()`` or by cancelling the calling task.
+        """
+        if request.context is None and not (request.push or request.run):
+            raise InvalidRequest("source", "nothing to do: give a source to build, or push/run")
+        work = asyncio.ensure_future(self._carry_out(request, on_event))
+        waiter = asyncio.ensure_future(request.cancel.wait())
+        try:
+            await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            request.cancel.set()
+        finally:
+            waiter.cancel()
+        if not work.done():
+            work.cancel()
+            # The engine's own cleanup (kill the process group, remove containers) runs here.
+            await asyncio.gather(work, return_exceptions=True)
+            on_event(BuildEvent("cancelled", "Cancelled"))
+            raise BuildCancelled("cancelled")
+        try:
+            result = work.result()
+        except asyncio.CancelledError:
+            on_event(BuildEvent("cancelled", "Cancelled"))
+            raise BuildCancelled("cancelled") from None
+        except R2DError as err:
+            on_event(BuildEvent("failed", str(err), extra={"error": str(err)}))
+            raise
+        except Exception as err:  # an engine bug must still end the job cleanly
+            message = f"{type(err).__name__}: {err}"
+            on_event(BuildEvent("failed", message, extra={"error": message}))
+            raise BuildFailed(message) from err
+        extra: dict[str, Any] = {
+            "image": result.image,
+            "image_id": result.image_id,
+            "digest": result.digest,
+        }
+        if result.container is not None:
+            extra["url"] = result.container.url
+            extra["container"] = result.container.id
+        on_event(BuildEvent("ready", f"Ready: {result.image}", extra=extra))
+        return result
+
+    async def _carry_out(self, request: BuildRequest, on_event: EventSink) -> BuildResult:
+        """Build, then push, then run, as the request asks."""
+        image_id: str | None = None
+        digest: str | None = None
+        pushed_by_build = False
+        if request.context is not None:
+            image_id, digest = await self._build(request, on_event)
+            pushed_by_build = digest is not None
+            on_event(BuildEvent("built", f"Built {request.image}"))
+        else:
+            image_id = await self._existing_image_id(request.image)
+        if request.push and not pushed_by_build:
+            digest = await self._push(request, on_event)
+        container = None
+        if request.run:
+            container = await self._run(request, on_event)
+        return BuildResult(request.image, image_id=image_id, digest=digest, container=container)
+
+    # --- what a runtime implements --------------------------------------------------------
+
+    @abstractmethod
+    async def status(self) -> dict[str, Any]:
+        """``{"name", "available", "version", "builder", "driver", "error"}``; never raises."""
+
+    @abstractmethod
+    async def _build(
+        self, request: BuildRequest, on_event: EventSink
+    ) -> tuple[str | None, str | None]:
+        """Build ``request.context``; return (image id or None, digest if the build pushed)."""
+
+    @abstractmethod
+    async def _existing_image_id(self, image: str) -> str:
+        """Id of a local image; raises :class:`~jupyter_r2d.errors.NotFound`."""
+
+    @abstractmethod
+    async def _push(self, request: BuildRequest, on_event: EventSink) -> str:
+        """Push ``request.image`` (phase ``pushing``); return the pushed digest."""
+
+    @abstractmethod
+    async def _run(self, request: BuildRequest, on_event: EventSink) -> ContainerInfo:
+        """Start the image detached (phase ``launching``); return once its URL answers."""
+
+    @abstractmethod
+    async def images(self) -> list[dict[str, Any]]:
+        """Local images, as the API's ``GET images`` lists them."""
+
+    @abstractmethod
+    async def inspect_image(self, ref: str) -> dict[str, Any]:
+        """The inspect view of one image; raises NotFound."""
+
+    @abstractmethod
+    async def remove_image(self, ref: str) -> None:
+        """Remove an image; raises NotFound, or Conflict when a container uses it."""
+
+    @abstractmethod
+    async def containers(self) -> list[ContainerInfo]:
+        """Containers started by runs of this extension."""
+
+    @abstractmethod
+    async def stop(self, container_id: str) -> None:
+        """Stop and remove a container started by a run; raises NotFound."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients and pools at server shutdown."""
+
+    # --- deprecated shims ---------------------------------------------------------------------
+
+    async def run(
+        self, image: str, on_event: EventSink | None = None, **options: Any
+    ) -> BuildResult:
+        """Deprecated: use ``build(BuildRequest(image, run=True))``."""
+        warnings.warn(
+            "ContainerEngine.run() is deprecated; use build() with run=True",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        request = BuildRequest(image, run=True, run_options=RunOptions(**options))
+        return await self.build(request, on_event or _ignore)
+
+    async def push(
+        self,
+        image: str,
+        on_event: EventSink | None = None,
+        credentials: RegistryCredentials | None = None,
+    ) -> BuildResult:
+        """Deprecated: use ``build(BuildRequest(image, push=True))``."""
+        warnings.warn(
+            "ContainerEngine.push() is deprecated; use build() with push=True",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        request = BuildRequest(image, push=True, credentials=credentials)
+        return await self.build(request, on_event or _ignore)
+
+
+def _ignore(event: BuildEvent) -> None:
+    return None
