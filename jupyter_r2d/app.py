@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode
+from pathlib import Path
+from typing import Any
 
-from .engine import ContainerEngine, make_engine
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Dict, Float, Int, List, Unicode, default, validate
+
+from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
+from .jobs import JobManager, JobSettings
+from .validation import load_registries
+
+#: Where the job lifecycle schema lives, and its id (emit with ``schema_id=BUILD_EVENTS``).
+EVENT_SCHEMA = Path(__file__).parent / "event_schemas" / "build_job" / "v1.yaml"
+BUILD_EVENTS = "https://events.jupyter.org/jupyter_r2d/build_job/v1"
 
 
 class JupyterR2D(ExtensionApp):
@@ -34,19 +44,109 @@ class JupyterR2D(ExtensionApp):
         help="Docker daemon address (like DOCKER_HOST). Empty: the environment's default.",
     )
 
+    registries = Dict(
+        config=True,
+        help="Registries to push to, by name: {name: {'server': 'host[:port]', 'username': "
+        "..., 'password': ... or 'password_env': 'ENV_VAR'}}. The API shows names, servers "
+        "and usernames, never passwords.",
+    )
+    max_concurrent_builds = Int(
+        2, config=True, help="Build jobs that run at once; the rest wait in a FIFO queue."
+    )
+    data_dir = Unicode(
+        config=True,
+        help="Where job records and logs are kept. Default: <jupyter data dir>/jupyter_r2d.",
+    )
+    retention_count = Int(
+        200, config=True, help="Finished jobs kept (newest first); older ones are forgotten."
+    )
+    retention_days = Float(
+        30.0, config=True, help="Finished jobs older than this many days are forgotten."
+    )
+    run_host_address = Unicode(
+        "127.0.0.1",
+        config=True,
+        help="Host address the ports of run containers are published on. '0.0.0.0' exposes "
+        "them to the network: only do that behind a firewall you trust.",
+    )
+    run_ready_timeout = Float(
+        60.0, config=True, help="Seconds a run waits for the container's URL to answer."
+    )
+    allowed_source_roots = List(
+        Unicode(),
+        config=True,
+        help="Absolute folders, besides the server root, that folder sources may name.",
+    )
+    sse_keepalive_interval = Float(
+        25.0, config=True, help="Seconds between keepalive comments on a quiet event stream."
+    )
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return str(Path(jupyter_data_dir()) / "jupyter_r2d")
+
+    @validate("max_concurrent_builds")
+    def _validate_max_concurrent(self, proposal: dict[str, Any]) -> int:
+        value: int = proposal["value"]
+        if value < 1:
+            raise ValueError("max_concurrent_builds must be at least 1")
+        return value
+
+    @validate("registries")
+    def _validate_registries(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        value: dict[str, Any] = proposal["value"]
+        load_registries(value)  # raises ValueError on a malformed entry, at startup
+        return value
+
     engine: ContainerEngine
+    jobs: JobManager
 
     def initialize_settings(self) -> None:
-        """Create the engine and hand it to the handlers through the web app settings."""
+        """Create the engine and the job manager; hand them to the handlers via settings."""
+        assert self.serverapp is not None  # extensions are always linked to a server
         self.engine = make_engine(self.engine_kind, self.docker_host, self.builder)
-        self.settings.update({"r2d_engine": self.engine})
+        event_logger = getattr(self.serverapp, "event_logger", None)
+        if event_logger is not None and BUILD_EVENTS not in event_logger.schemas.schema_ids:
+            event_logger.register_event_schema(EVENT_SCHEMA)
+
+        def emit(data: dict[str, Any]) -> None:
+            if event_logger is not None:
+                event_logger.emit(schema_id=BUILD_EVENTS, data=data)
+
+        settings = JobSettings(
+            data_dir=Path(self.data_dir),
+            root_dir=self.serverapp.root_dir,
+            max_concurrent=self.max_concurrent_builds,
+            retention_count=self.retention_count,
+            retention_days=self.retention_days,
+            allowed_roots=list(self.allowed_source_roots),
+            run_options=RunOptions(
+                host_address=self.run_host_address, ready_timeout=self.run_ready_timeout
+            ),
+            registries=load_registries(self.registries),
+        )
+        self.jobs = JobManager(self.engine, settings, on_lifecycle=emit)
+        self.settings.update(
+            {
+                "r2d_engine": self.engine,
+                "r2d_jobs": self.jobs,
+                "r2d_keepalive_interval": self.sse_keepalive_interval,
+            }
+        )
 
     def initialize_handlers(self) -> None:
         """Register the REST routes under ``{base_url}r2d/api/``."""
         self.handlers.extend(handlers)
 
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Once the loop runs: load job history, marking jobs cut off by a stop interrupted."""
+        await self.jobs.ensure_started()
+
     async def stop_extension(self) -> None:
-        """Release the engine's clients at server shutdown."""
+        """Cancel active jobs cleanly, write their logs, then release the engine's clients."""
+        jobs = getattr(self, "jobs", None)
+        if jobs is not None:
+            await jobs.stop()
         engine = getattr(self, "engine", None)
         if engine is not None:
             await engine.close()

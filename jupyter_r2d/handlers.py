@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -9,9 +10,12 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from .engine import ContainerEngine
-from .errors import R2DError
+from .errors import InvalidRequest, R2DError
+from .jobs import JobManager
+from .validation import parse_json_body
 
 #: One authorization resource for the whole extension: reads are "read", the rest "write".
 AUTH_RESOURCE = "r2d"
@@ -26,6 +30,15 @@ class R2DHandler(ExtensionHandlerMixin, APIHandler):
     def engine(self) -> ContainerEngine:
         engine: ContainerEngine = self.settings["r2d_engine"]
         return engine
+
+    @property
+    def jobs(self) -> JobManager:
+        jobs: JobManager = self.settings["r2d_jobs"]
+        return jobs
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object (400 naming ``body`` otherwise)."""
+        return parse_json_body(self.request.body)
 
     def write_json(self, data: Any, status: int = 200) -> None:
         """Finish the request with a JSON body."""
@@ -72,6 +85,214 @@ class EngineHandler(R2DHandler):
         self.write_json(await self.engine.status())
 
 
+class BuildsHandler(R2DHandler):
+    """``GET builds``: every job, newest first. ``POST builds``: start one (202)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.jobs.ensure_started()
+        self.write_json({"builds": self.jobs.records()})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        job = await self.jobs.submit(self.json_body())
+        self.set_header("Location", f"{self.base_url}r2d/api/builds/{job.id}")
+        self.write_json(job.record, status=202)
+
+
+class BuildHandler(R2DHandler):
+    """``GET builds/<id>``: one record. ``DELETE builds/<id>``: forget a finished job."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        await self.jobs.ensure_started()
+        self.write_json(self.jobs.get(job_id).record)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, job_id: str) -> None:
+        await self.jobs.ensure_started()
+        await self.jobs.delete(job_id)
+        self.set_status(204)
+        self.finish()
+
+
+class BuildCancelHandler(R2DHandler):
+    """``POST builds/<id>/cancel``: 202 while active, 409 once finished."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, job_id: str) -> None:
+        await self.jobs.ensure_started()
+        job = await self.jobs.cancel(job_id)
+        self.write_json(job.record, status=202)
+
+
+#: Events per write while replaying a long log (bounds the size of one chunk).
+SSE_CHUNK = 2000
+
+
+class BuildEventsHandler(R2DHandler):
+    """``GET builds/<id>/events``: the job's log as Server-Sent Events, replayed then live.
+
+    Resumes after the ``Last-Event-ID`` header or ``?after=<seq>``; sends a keepalive
+    comment when quiet; closes after the terminal event. The stream stops when the client
+    leaves (the job goes on: it belongs to the manager, not to the connection).
+    """
+
+    _streaming: asyncio.Task[None] | None = None
+
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        await self.jobs.ensure_started()
+        self.jobs.get(job_id)  # 404 before any header of the stream is sent
+        after = self._after()
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")  # proxies must not buffer a live stream
+        self._streaming = asyncio.ensure_future(self._stream(job_id, after))
+        try:
+            await self._streaming
+        except (asyncio.CancelledError, StreamClosedError):
+            return  # the client left
+        self.finish(set_content_type="text/event-stream")
+
+    async def _stream(self, job_id: str, after: int) -> None:
+        keepalive: float = self.settings.get("r2d_keepalive_interval", 25.0)
+        stream = self.jobs.follow(job_id, after, keepalive)
+        try:
+            async for batch in stream:
+                if batch is None:
+                    self.write(": keepalive\n\n")
+                else:
+                    for i in range(0, len(batch), SSE_CHUNK):
+                        self.write(
+                            "".join(
+                                f"id: {e['seq']}\ndata: {json.dumps(e)}\n\n"
+                                for e in batch[i : i + SSE_CHUNK]
+                            )
+                        )
+                await self.flush()
+        finally:
+            await stream.aclose()
+
+    def _after(self) -> int:
+        raw = self.request.headers.get("Last-Event-ID") or self.get_query_argument("after", "0")
+        try:
+            after = int(raw)
+        except ValueError:
+            raise InvalidRequest("after", "must be a whole number (an event seq)") from None
+        if after < 0:
+            raise InvalidRequest("after", "must not be negative")
+        return after
+
+    def on_connection_close(self) -> None:
+        """Stop following at once instead of at the next keepalive."""
+        if self._streaming is not None:
+            self._streaming.cancel()
+        super().on_connection_close()
+
+
+class PreviewHandler(R2DHandler):
+    """``POST preview``: buildpack, rendered Dockerfile and warnings; a read (builds nothing)."""
+
+    @web.authenticated
+    @authorized(action="read")
+    async def post(self) -> None:
+        self.write_json(await self.jobs.preview(self.json_body()))
+
+
+class ImagesHandler(R2DHandler):
+    """``GET images[?q=substring]``: local images, with jupyter_r2d's labels decoded."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        images = await self.engine.images()
+        query = self.get_query_argument("q", "").strip().lower()
+        if query:
+            images = [i for i in images if _image_matches(i, query)]
+        self.write_json({"images": images})
+
+
+def _image_matches(image: dict[str, Any], query: str) -> bool:
+    """Substring match on id and tags (a presentation filter, hence here)."""
+    names = [str(image.get("id", "")), *(str(t) for t in image.get("tags") or [])]
+    return any(query in name.lower() for name in names)
+
+
+class ImageHandler(R2DHandler):
+    """``GET images/<ref>``: the inspect view. ``DELETE images/<ref>``: remove (204)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, ref: str) -> None:
+        self.write_json(await self.engine.inspect_image(ref))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, ref: str) -> None:
+        await self.engine.remove_image(ref)
+        self.set_status(204)
+        self.finish()
+
+
+class PruneHandler(R2DHandler):
+    """``POST images/prune``: remove dangling images built by jupyter_r2d."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.write_json(await self.engine.prune())
+
+
+class ContainersHandler(R2DHandler):
+    """``GET containers``: containers started by runs."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        containers = await self.engine.containers()
+        self.write_json({"containers": [c.to_dict() for c in containers]})
+
+
+class ContainerHandler(R2DHandler):
+    """``DELETE containers/<id>``: stop and remove a container a run started (204)."""
+
+    @web.authenticated
+    @authorized
+    async def delete(self, container_id: str) -> None:
+        await self.engine.stop(container_id)
+        self.set_status(204)
+        self.finish()
+
+
+class RegistriesHandler(R2DHandler):
+    """``GET registries``: the registries configured for pushes (never their passwords)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json({"registries": self.jobs.registries()})
+
+
+_ID = r"(?P<job_id>[0-9a-f]{1,64})"
+
 handlers: list[tuple[str, type[R2DHandler]]] = [
     (r"/r2d/api/engine", EngineHandler),
+    (r"/r2d/api/builds", BuildsHandler),
+    (rf"/r2d/api/builds/{_ID}", BuildHandler),
+    (rf"/r2d/api/builds/{_ID}/cancel", BuildCancelHandler),
+    (rf"/r2d/api/builds/{_ID}/events", BuildEventsHandler),
+    (r"/r2d/api/preview", PreviewHandler),
+    (r"/r2d/api/images", ImagesHandler),
+    (r"/r2d/api/images/prune", PruneHandler),
+    (r"/r2d/api/images/(?P<ref>.+)", ImageHandler),
+    (r"/r2d/api/containers", ContainersHandler),
+    (r"/r2d/api/containers/(?P<container_id>[0-9a-zA-Z_.-]+)", ContainerHandler),
+    (r"/r2d/api/registries", RegistriesHandler),
 ]

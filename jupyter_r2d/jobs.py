@@ -1,0 +1,612 @@
+"""Build jobs: a FIFO queue with a concurrency limit, live event logs, and persistence.
+
+A :class:`JobManager` owns every job as an asyncio task, independent of the HTTP
+connections that started or watch it. Each job has an append-only event log (BinderHub's
+``phase`` + ``message`` objects, numbered by ``seq``) that any number of followers read
+live; logs and records are persisted under the data directory in batches from a worker
+thread so the event loop never waits for the disk.
+
+Status and terminal events: ``queued`` -> ``running`` -> ``succeeded`` (terminal phase
+``ready``) / ``failed`` (``failed``) / ``cancelled`` (``cancelled``). A job found active
+when the server starts again was cut off by a stop or crash: it becomes ``interrupted``
+and its log gets a final ``failed``-phase event carrying ``"status": "interrupted"``, so
+clients that only know BinderHub's terminal phases still see the stream end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shutil
+import tempfile
+import uuid
+from collections import deque
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from . import labels
+from .engine import (
+    TERMINAL_PHASES,
+    BuildEvent,
+    BuildRequest,
+    ContainerEngine,
+    RegistryCredentials,
+    RunOptions,
+)
+from .errors import BuildCancelled, Conflict, EngineUnavailable, InvalidRequest, NotFound, R2DError
+from .store import JobStore
+from .validation import (
+    RegistryConfig,
+    check_source_path,
+    parse_build_params,
+    parse_image_reference,
+    public_source,
+    registry_host,
+    reject_unknown,
+)
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATUSES = frozenset({"queued", "running"})
+FINISHED_STATUSES = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+#: What replaces a secret in a stored or streamed message.
+REDACTED = "********"
+
+#: Called with ``{"action": "started"|"finished", "job_id", "status", "image", "msg"}``.
+LifecycleHook = Callable[[dict[str, Any]], None]
+
+
+def now_iso() -> str:
+    """UTC time as ISO 8601 with microseconds (sorts lexicographically)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass
+class JobSettings:
+    """What the manager needs from the extension's configuration."""
+
+    data_dir: Path
+    root_dir: str
+    max_concurrent: int = 2
+    retention_count: int = 200
+    retention_days: float = 30.0
+    allowed_roots: list[str] = field(default_factory=list)
+    run_options: RunOptions = field(default_factory=RunOptions)
+    registries: dict[str, RegistryConfig] = field(default_factory=dict)
+    #: Seconds between batched writes of logs and records.
+    flush_interval: float = 0.2
+    #: Seconds to wait for running jobs to cancel at shutdown.
+    stop_timeout: float = 30.0
+
+
+class Job:
+    """One build job: its record, its event log, and (while it runs) its secrets."""
+
+    def __init__(self, record: dict[str, Any], last_seq: int = 0) -> None:
+        self.record = record
+        #: The log in memory while the job is active; None once it lives only on disk.
+        self.events: list[dict[str, Any]] | None = (
+            [] if record["status"] in ACTIVE_STATUSES else None
+        )
+        self.last_seq = last_seq
+        self.cancel = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.source: dict[str, Any] | None = None
+        self.spec: Any = None  # sources.SourceSpec, kept only while the job is active
+        self.credentials: RegistryCredentials | None = None
+        self.build_args: dict[str, str] = {}
+        self._secrets: list[str] = []
+        self._changed = asyncio.Event()
+        self.terminal = record["status"] in FINISHED_STATUSES
+
+    @property
+    def id(self) -> str:
+        """The job id (12 hex digits)."""
+        job_id: str = self.record["id"]
+        return job_id
+
+    @property
+    def status(self) -> str:
+        """``queued``, ``running``, ``succeeded``, ``failed``, ``cancelled``, ``interrupted``."""
+        status: str = self.record["status"]
+        return status
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.status in ACTIVE_STATUSES
+
+    def add_secret(self, secret: str) -> None:
+        """A string that must never reach the log (a registry password)."""
+        if secret:
+            self._secrets.append(secret)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of this job replaced."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def wake(self) -> None:
+        """Tell followers there is something new."""
+        self._changed.set()
+
+    async def wait_changed(self, timeout: float) -> bool:
+        """Wait for a new event; False on timeout (time for a keepalive)."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        # Cleared by whoever wakes first: followers always re-read the log before waiting
+        # again, so no wake-up is lost (nothing runs between that read and the wait).
+        self._changed.clear()
+        return True
+
+
+class JobManager:
+    """Owns build jobs: validation, queue, execution, event logs, persistence, retention."""
+
+    def __init__(
+        self,
+        engine: ContainerEngine,
+        settings: JobSettings,
+        on_lifecycle: LifecycleHook | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.store = JobStore(settings.data_dir / "jobs")
+        self.on_lifecycle = on_lifecycle
+        self.jobs: dict[str, Job] = {}
+        self._queue: deque[Job] = deque()
+        self._running = 0
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
+        self._stopping = False
+        # Persistence batches: events and records waiting to be written by the flusher.
+        self._pending_events: dict[str, list[dict[str, Any]]] = {}
+        self._pending_records: dict[str, dict[str, Any]] = {}
+        self._flush_lock: asyncio.Lock | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Future[None]] = set()
+
+    # --- start and stop -------------------------------------------------------------------
+
+    async def ensure_started(self) -> None:
+        """Load persisted jobs once (marking cut-off ones interrupted) and apply retention."""
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        # Uncontended, this lock does not yield: cheap enough for every request.
+        async with self._start_lock:
+            if self._started:
+                return
+            await asyncio.to_thread(self.store.ensure)
+            records = await asyncio.to_thread(self.store.load_records)
+            for record in records:
+                last_seq = 0
+                if record.get("status") in ACTIVE_STATUSES:
+                    last_seq = await asyncio.to_thread(self.store.last_seq, record["id"])
+                job = Job(record, last_seq)
+                self.jobs[job.id] = job
+                if record.get("status") in ACTIVE_STATUSES:
+                    self._interrupt(job)
+            self._started = True
+            await self.flush()
+            await self._apply_retention()
+
+    def _interrupt(self, job: Job) -> None:
+        """A job that was active when the server stopped: end its log, mark it interrupted."""
+        message = "Interrupted: the server stopped while this job was active"
+        job.record.update(status="interrupted", finished=now_iso(), error=message)
+        self._emit(job, "failed", message, status="interrupted", error=message)
+        self._save_record(job)
+        job.events = None  # the log lives on disk from now on
+
+    async def stop(self) -> None:
+        """Cancel every job (queued at once, running through the engine) and flush."""
+        self._stopping = True
+        for job in list(self._queue):
+            self._finish_queued(job, "Cancelled: the server is stopping")
+        self._queue.clear()
+        tasks = [job.task for job in self.jobs.values() if job.task and not job.task.done()]
+        for job in self.jobs.values():
+            job.cancel.set()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.settings.stop_timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=10)
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        await self.flush()
+
+    # --- the public API the handlers use --------------------------------------------------
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every job record, newest first."""
+        records = [job.record for job in self.jobs.values()]
+        return sorted(records, key=lambda r: (r["created"], r["id"]), reverse=True)
+
+    def get(self, job_id: str) -> Job:
+        """One job; NotFound when unknown."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no build job {job_id!r}")
+        return job
+
+    async def submit(self, body: dict[str, Any]) -> Job:
+        """Validate a ``POST builds`` body, then queue the job (InvalidRequest on bad input)."""
+        await self.ensure_started()
+        params = parse_build_params(body, self.settings.registries)
+        spec = None
+        if params.source is not None:
+            spec = await self._source_spec(params.source)
+        image = params.image
+        if image is None and spec is not None:
+            # Derived from the source; a registry to push to goes in front of it.
+            derived = str(spec.default_image_name())
+            if params.credentials is not None:
+                derived = f"{registry_host(params.credentials.server)}/{derived}"
+            image = parse_image_reference(derived)
+        assert image is not None  # parse_build_params demands one when there is no source
+        status = await self.engine.status()
+        if not status.get("available"):
+            raise EngineUnavailable(status.get("error") or "the container engine is unavailable")
+        record: dict[str, Any] = {
+            "id": uuid.uuid4().hex[:12],
+            "created": now_iso(),
+            "started": None,
+            "finished": None,
+            "status": "queued",
+            "phase": "waiting",
+            "source": public_source(params.source),
+            "image": str(image),
+            "run": params.run,
+            "push": params.push,
+            "registry": (
+                {"server": params.credentials.server, "username": params.credentials.username}
+                if params.credentials
+                else None
+            ),
+            # Names only: values may be tokens, and the record is stored and listed.
+            "build_args": sorted(params.build_args),
+            "buildpack": None,
+            "image_id": None,
+            "digest": None,
+            "container": None,
+            "error": None,
+        }
+        job = Job(record)
+        job.source = params.source
+        job.spec = spec
+        job.credentials = params.credentials
+        job.build_args = params.build_args
+        if params.credentials is not None:
+            job.add_secret(params.credentials.password)
+        for registry in self.settings.registries.values():
+            job.add_secret(registry.password)
+        self.jobs[job.id] = job
+        self._queue.append(job)
+        position = len(self._queue) + self._running
+        self._emit(job, "waiting", f"Queued: {position - 1} job(s) ahead")
+        self._pump()
+        return job
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a job: a queued one ends at once, a running one through the engine."""
+        job = self.get(job_id)
+        if not job.active:
+            raise Conflict(f"build job {job_id} already finished ({job.status})")
+        if job in self._queue:
+            self._queue.remove(job)
+            self._finish_queued(job, "Cancelled before it started")
+        else:
+            job.cancel.set()
+        return job
+
+    async def delete(self, job_id: str) -> None:
+        """Forget a finished job and its log; Conflict while it is active."""
+        job = self.get(job_id)
+        if job.active:
+            raise Conflict(f"build job {job_id} is {job.status}: cancel it first")
+        del self.jobs[job_id]
+        self._pending_events.pop(job_id, None)
+        self._pending_records.pop(job_id, None)
+        async with self._get_flush_lock():  # not while a flush may still write to it
+            await asyncio.to_thread(self.store.remove, job_id)
+
+    async def follow(
+        self, job_id: str, after: int = 0, keepalive: float = 25.0
+    ) -> AsyncGenerator[list[dict[str, Any]] | None, None]:
+        """Batches of events with ``seq > after``, live until the terminal event.
+
+        Yields ``None`` when ``keepalive`` seconds pass without news. Ends after the
+        terminal event (or at once for a finished job, after replaying its log).
+        """
+        job = self.get(job_id)
+        events = job.events
+        if events is None:
+            await self.flush()  # the tail of a just-finished job may still be in memory
+            yield await asyncio.to_thread(self.store.read_events, job_id, after)
+            return
+        # ``events`` stays valid after the job drops it; it only ever grows.
+        while True:
+            if len(events) > after:
+                batch = events[after:]
+                after = len(events)
+                yield batch
+                continue
+            if job.terminal:
+                return
+            if not await job.wait_changed(keepalive):
+                yield None
+
+    async def preview(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST preview``: what repo2docker would build from a source, without building."""
+        await self.ensure_started()
+        reject_unknown(body, frozenset({"source"}))
+        source = body.get("source")
+        if not isinstance(source, dict):
+            raise InvalidRequest("source", "must be {path} or {url, ref, subdir}")
+        spec = await self._source_spec(source)
+        from . import sources
+
+        workdir = await asyncio.to_thread(tempfile.mkdtemp, prefix="jupyter-r2d-preview-")
+        try:
+            result: dict[str, Any] = await sources.preview(
+                spec,
+                root_dir=self.settings.root_dir,
+                workdir=Path(workdir),
+                allowed_roots=self.settings.allowed_roots or None,
+            )
+        finally:
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
+        return result
+
+    def registries(self) -> list[dict[str, str]]:
+        """Configured registries, without passwords."""
+        return [r.public() for r in self.settings.registries.values()]
+
+    # --- running jobs ---------------------------------------------------------------------
+
+    async def _source_spec(self, source: dict[str, Any]) -> Any:
+        """The source's own validation (sources.SourceSpec), plus the folder-in-root check."""
+        from . import sources
+
+        spec = sources.SourceSpec.from_json(source)
+        if "path" in source:
+            await asyncio.to_thread(
+                check_source_path,
+                self.settings.root_dir,
+                source["path"],
+                self.settings.allowed_roots,
+            )
+        return spec
+
+    def _pump(self) -> None:
+        """Start queued jobs, oldest first, while there is room."""
+        while self._queue and self._running < self.settings.max_concurrent and not self._stopping:
+            job = self._queue.popleft()
+            self._running += 1
+            job.task = asyncio.create_task(self._run(job), name=f"r2d-job-{job.id}")
+
+    def _finish_queued(self, job: Job, message: str) -> None:
+        job.record.update(status="cancelled", finished=now_iso())
+        self._emit(job, "cancelled", message)
+        self._finished(job)
+
+    async def _run(self, job: Job) -> None:
+        """Prepare the source, then hand the build intent to the engine."""
+        job.record.update(status="running", started=now_iso())
+        self._save_record(job)
+        self._lifecycle(job, "started", f"Build job {job.id} started")
+        prepared = None
+        workdir: str | None = None
+
+        def on_event(event: BuildEvent) -> None:
+            data = event.to_dict()
+            self._emit(job, data.pop("phase"), data.pop("message"), **data)
+
+        try:
+            context = None
+            image_labels = {labels.JOB: job.id}
+            if job.spec is not None:
+                from . import sources
+
+                self._emit(job, "fetching", f"Fetching {job.spec.describe()}")
+                workdir = await asyncio.to_thread(tempfile.mkdtemp, prefix="jupyter-r2d-job-")
+                prepared = await self._unless_cancelled(
+                    job,
+                    sources.prepare_source(
+                        job.spec,
+                        root_dir=self.settings.root_dir,
+                        workdir=Path(workdir),
+                        on_event=on_event,
+                        allowed_roots=self.settings.allowed_roots or None,
+                        build_args=job.build_args,
+                    ),
+                )
+                context = prepared.context
+                image_labels.update(prepared.labels)
+                job.record["buildpack"] = prepared.buildpack or None
+                for warning in prepared.warnings:
+                    self._emit(job, "fetching", f"Warning: {warning}")
+            request = BuildRequest(
+                image=job.record["image"],
+                context=context,
+                build_args=job.build_args,
+                labels=image_labels,
+                push=job.record["push"],
+                run=job.record["run"],
+                run_options=self.settings.run_options,
+                credentials=job.credentials,
+                job_id=job.id,
+                cancel=job.cancel,
+            )
+            result = await self.engine.build(request, on_event)
+            container = result.container
+            job.record.update(
+                status="succeeded",
+                image_id=result.image_id,
+                digest=result.digest,
+                container={"id": container.id, "url": container.url} if container else None,
+            )
+        except (BuildCancelled, asyncio.CancelledError):
+            job.record.update(status="cancelled")
+            if not job.terminal:
+                self._emit(job, "cancelled", "Cancelled")
+        except R2DError as err:
+            self._fail(job, job.redact(str(err)))
+        except Exception as err:  # a bug must end the job, not leave it running forever
+            log.exception("build job %s failed unexpectedly", job.id)
+            self._fail(job, job.redact(f"{type(err).__name__}: {err}"))
+        finally:
+            if prepared is not None:
+                await asyncio.to_thread(prepared.cleanup)
+            if workdir is not None:
+                await asyncio.to_thread(shutil.rmtree, workdir, True)
+            job.record["finished"] = now_iso()
+            self._running -= 1
+            self._finished(job)
+            self._pump()
+
+    async def _unless_cancelled(self, job: Job, work: Any) -> Any:
+        """Await ``work``, but stop it and raise BuildCancelled when the job is cancelled."""
+        task = asyncio.ensure_future(work)
+        waiter = asyncio.ensure_future(job.cancel.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise BuildCancelled("cancelled")
+        return task.result()
+
+    def _fail(self, job: Job, message: str) -> None:
+        job.record.update(status="failed", error=message)
+        if not job.terminal:
+            # The engine emits terminal events only once it was reached.
+            self._emit(job, "failed", message, error=message)
+
+    def _finished(self, job: Job) -> None:
+        """Bookkeeping common to every end of a job: secrets gone, log to disk, retention."""
+        job.credentials = None
+        job.build_args = {}
+        job.spec = None
+        job.terminal = True
+        job.wake()
+        self._save_record(job)
+        self._lifecycle(job, "finished", f"Build job {job.id} {job.status}")
+        task = asyncio.ensure_future(self._after_finish(job))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _after_finish(self, job: Job) -> None:
+        await self.flush()
+        job.events = None  # followers hold their own reference; new readers use the disk
+        await self._apply_retention()
+
+    def _emit(self, job: Job, phase: str, message: str, **extra: Any) -> None:
+        """Append one event to the job's log (redacted), wake followers, queue it for disk."""
+        if job.terminal:
+            return  # exactly one terminal event: anything after it is noise
+        job.last_seq += 1
+        event: dict[str, Any] = {"seq": job.last_seq, "time": now_iso(), "phase": phase}
+        event["message"] = job.redact(message) if job._secrets else message
+        for key, value in extra.items():
+            if isinstance(value, str) and job._secrets:
+                value = job.redact(value)
+            event[key] = value
+        if job.events is not None:
+            job.events.append(event)
+        if phase in TERMINAL_PHASES:
+            job.terminal = True
+        if phase != job.record["phase"]:
+            job.record["phase"] = phase
+        self._pending_events.setdefault(job.id, []).append(event)
+        self._schedule_flush()
+        job.wake()
+
+    def _save_record(self, job: Job) -> None:
+        self._pending_records[job.id] = dict(job.record)
+        self._schedule_flush()
+
+    def _lifecycle(self, job: Job, action: str, msg: str) -> None:
+        if self.on_lifecycle is None:
+            return
+        data = {
+            "action": action,
+            "job_id": job.id,
+            "status": job.status,
+            "image": job.record["image"],
+            "msg": msg,
+        }
+        try:
+            self.on_lifecycle(data)
+        except Exception:  # a listener's failure must not break the job
+            log.exception("lifecycle event listener failed")
+
+    # --- persistence ----------------------------------------------------------------------
+
+    def _get_flush_lock(self) -> asyncio.Lock:
+        if self._flush_lock is None:
+            self._flush_lock = asyncio.Lock()
+        return self._flush_lock
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is None and self._started:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(self.settings.flush_interval, self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._flush_handle = None
+        self._flush_task = asyncio.ensure_future(self.flush())
+
+    async def flush(self) -> None:
+        """Write pending events and records now (in a worker thread)."""
+        async with self._get_flush_lock():
+            events, self._pending_events = self._pending_events, {}
+            records, self._pending_records = self._pending_records, {}
+            if events or records:
+                await asyncio.to_thread(self._write, events, records)
+
+    def _write(self, events: dict[str, list[dict[str, Any]]], records: dict[str, Any]) -> None:
+        # Serialised here, in the worker thread: events are never mutated once appended.
+        for job_id, batch in events.items():
+            try:
+                self.store.append_events(job_id, [json.dumps(e) for e in batch])
+            except OSError:
+                log.exception("could not write the log of build job %s", job_id)
+        for job_id, record in records.items():
+            try:
+                self.store.write_record(job_id, record)
+            except OSError:
+                log.exception("could not write the record of build job %s", job_id)
+
+    async def _apply_retention(self) -> None:
+        """Forget finished jobs beyond the retention count or older than the retention age."""
+        finished = [job for job in self.jobs.values() if not job.active]
+        finished.sort(key=lambda j: j.record["created"], reverse=True)
+        cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.retention_days)
+        cutoff_iso = cutoff.isoformat(timespec="microseconds")
+        doomed = [
+            job
+            for index, job in enumerate(finished)
+            if index >= self.settings.retention_count
+            or (job.record.get("finished") or job.record["created"]) < cutoff_iso
+        ]
+        for job in doomed:
+            with contextlib.suppress(R2DError):
+                await self.delete(job.id)
