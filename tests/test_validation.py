@@ -1,0 +1,195 @@
+"""Request-body validation: the image reference grammar, build requests, registries, paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jupyter_r2d.errors import InvalidRequest
+from jupyter_r2d.validation import (
+    MAX_BODY_BYTES,
+    RegistryConfig,
+    check_source_path,
+    load_registries,
+    parse_build_params,
+    parse_image_reference,
+    parse_json_body,
+    public_source,
+    strip_userinfo,
+)
+
+DIGEST = "sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("ref", "normalised", "domain"),
+    [
+        ("busybox", "busybox:latest", None),
+        ("library/busybox:1.36", "library/busybox:1.36", None),
+        ("my_user/app.name-x:v1.0_rc-2", "my_user/app.name-x:v1.0_rc-2", None),
+        ("a__b/c---d", "a__b/c---d:latest", None),
+        ("localhost/app", "localhost/app:latest", "localhost"),
+        ("127.0.0.1:5555/r2d/app:t", "127.0.0.1:5555/r2d/app:t", "127.0.0.1:5555"),
+        ("Registry.Example.com/app", "Registry.Example.com/app:latest", "Registry.Example.com"),
+        ("[::1]:5000/app:x", "[::1]:5000/app:x", "[::1]:5000"),
+        (f"app@{DIGEST}", f"app@{DIGEST}", None),
+        (f"app:t@{DIGEST}", f"app:t@{DIGEST}", None),
+        ("app:" + "t" * 128, "app:" + "t" * 128, None),
+    ],
+)
+def test_valid_image_references(ref, normalised, domain):
+    parsed = parse_image_reference(ref)
+    assert str(parsed) == normalised
+    assert parsed.domain == domain
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "",
+        "App",
+        "MyUser/app",
+        "app:",
+        "app:-tag",
+        "app:" + "t" * 129,
+        "-app",
+        "app-",
+        "a..b",
+        "a/b//c",
+        "app@sha256:short",
+        "app@md5:" + "a" * 32,
+        "host:port/app",
+        "app name",
+        "a" * 256,
+        "/app",
+        "app/",
+        42,
+        None,
+    ],
+)
+def test_invalid_image_references(ref):
+    with pytest.raises(InvalidRequest) as err:
+        parse_image_reference(ref)
+    assert err.value.field == "image"
+
+
+def test_uppercase_gets_a_hint():
+    with pytest.raises(InvalidRequest, match="lowercase"):
+        parse_image_reference("Busybox")
+
+
+def test_json_body_limits():
+    assert parse_json_body(b"") == {}
+    assert parse_json_body(b'{"a": 1}') == {"a": 1}
+    for bad in (b"{", b"[1]", b"\xff\xfe", b'"str"'):
+        with pytest.raises(InvalidRequest) as err:
+            parse_json_body(bad)
+        assert err.value.field == "body"
+    big = json.dumps({"image": "x" * (MAX_BODY_BYTES + 1)}).encode()
+    with pytest.raises(InvalidRequest, match="larger than"):
+        parse_json_body(big)
+
+
+REGISTRIES = {"hub": RegistryConfig("hub", "127.0.0.1:5556", "u", "secret")}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"colour": "blue"}, "colour"),
+        ({"source": "here"}, "source"),
+        ({"source": {"path": ".", "branch": "x"}}, "source.branch"),
+        ({"source": None}, "image"),
+        ({"source": None, "image": "a"}, "source"),
+        ({"source": {"path": "."}, "image": "Bad"}, "image"),
+        ({"source": {"path": "."}, "image": f"a@{DIGEST}"}, "image"),
+        ({"source": {"path": "."}, "run": "yes"}, "run"),
+        ({"source": {"path": "."}, "push": 1}, "push"),
+        ({"source": {"path": "."}, "build_args": ["A=1"]}, "build_args"),
+        ({"source": {"path": "."}, "build_args": {"A": 1}}, "build_args.A"),
+        ({"source": {"path": "."}, "build_args": {"A B": "1"}}, "build_args.A B"),
+        ({"source": None, "image": "a", "run": True, "build_args": {"A": "1"}}, "build_args"),
+        ({"source": {"path": "."}, "push": True, "registry": "nope"}, "registry"),
+        ({"source": {"path": "."}, "push": True, "registry": 3}, "registry"),
+        ({"source": {"path": "."}, "registry": "hub"}, "registry"),
+        ({"source": {"path": "."}, "push": True, "registry": {"server": "h"}}, "registry.username"),
+        (
+            {"source": {"path": "."}, "push": True, "registry": {"server": "h", "x": 1}},
+            "registry.x",
+        ),
+        (
+            {
+                "source": {"path": "."},
+                "push": True,
+                "registry": {"server": "h/x", "username": "u", "password": "p"},
+            },
+            "registry.server",
+        ),
+        (
+            {"source": {"path": "."}, "image": "other.io/app", "push": True, "registry": "hub"},
+            "image",
+        ),
+    ],
+)
+def test_bad_build_requests_name_the_field(body, field):
+    with pytest.raises(InvalidRequest) as err:
+        parse_build_params(body, REGISTRIES)
+    assert err.value.field == field
+
+
+def test_registry_by_name_prefixes_the_image():
+    params = parse_build_params(
+        {"source": {"path": "."}, "image": "app:1", "push": True, "registry": "hub"}, REGISTRIES
+    )
+    assert str(params.image) == "127.0.0.1:5556/app:1"
+    assert params.credentials is not None
+    assert params.credentials.password == "secret"
+    assert "secret" not in repr(params)
+
+
+def test_inline_registry():
+    params = parse_build_params(
+        {
+            "source": None,
+            "image": "127.0.0.1:5556/app",
+            "push": True,
+            "registry": {"server": "127.0.0.1:5556", "username": "u", "password": "pw"},
+        },
+        {},
+    )
+    assert params.credentials is not None
+    assert params.credentials.server == "127.0.0.1:5556"
+
+
+def test_load_registries_reads_password_env(monkeypatch):
+    monkeypatch.setenv("R2D_TEST_PW", "from-env")
+    registries = load_registries(
+        {"r": {"server": "h:1", "username": "u", "password_env": "R2D_TEST_PW"}}
+    )
+    assert registries["r"].password == "from-env"
+    assert registries["r"].public() == {"name": "r", "server": "h:1", "username": "u"}
+    with pytest.raises(ValueError):
+        load_registries({"r": {"username": "u"}})
+
+
+def test_source_path_must_stay_inside_the_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "repo").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (root / "link").symlink_to(tmp_path / "outside")
+    assert check_source_path(str(root), "repo") == (root / "repo").resolve()
+    for bad in ("../outside", "link", "/etc", "missing"):
+        with pytest.raises(InvalidRequest) as err:
+            check_source_path(str(root), bad)
+        assert err.value.field == "source.path"
+    assert check_source_path(str(root), str(tmp_path / "outside"), [str(tmp_path / "outside")])
+
+
+def test_public_source_drops_credentials():
+    assert strip_userinfo("https://user:tok@example.org/r.git") == "https://example.org/r.git"
+    assert public_source({"url": "https://t@example.org/r", "ref": "main"}) == {
+        "url": "https://example.org/r",
+        "ref": "main",
+    }
+    assert public_source(None) is None
