@@ -192,3 +192,83 @@ def dockerfile_repo(tmp_path: Path, base_image: str) -> Path:
 def jp_server_config() -> dict[str, object]:
     """Load only our extension; pytest-jupyter's server requires a token on every call."""
     return {"ServerApp": {"jpserver_extensions": {"jupyter_r2d": True}}}
+
+
+# --- API helpers (jobs and event streams) -------------------------------------------------
+
+
+class StreamStopped(Exception):
+    """Raised inside a streaming callback to drop an SSE connection on purpose."""
+
+
+def parse_sse(text: str) -> tuple[list[dict[str, object]], list[str], str]:
+    """Complete SSE messages in ``text``: (events, comments, rest not yet complete).
+
+    Each event's ``id:`` line must match its data's ``seq`` (checked here, for every test).
+    """
+    import json
+
+    events: list[dict[str, object]] = []
+    comments: list[str] = []
+    *messages, rest = text.split("\n\n")
+    for message in messages:
+        event_id = None
+        for line in message.split("\n"):
+            if line.startswith(":"):
+                comments.append(line[1:].strip())
+            elif line.startswith("id: "):
+                event_id = int(line[4:])
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+                assert data["seq"] == event_id, (event_id, data)
+                events.append(data)
+    return events, comments, rest
+
+
+@pytest.fixture
+def read_events(jp_fetch):
+    """``await read_events(job_id, last_event_id=None, stop_after=None)`` -> events.
+
+    Follows ``GET r2d/api/builds/<id>/events`` until the server closes it, or drops the
+    connection after ``stop_after`` events (a client that leaves mid-build).
+    """
+
+    async def read(
+        job_id: str,
+        last_event_id: int | None = None,
+        stop_after: int | None = None,
+        params: dict[str, object] | None = None,
+    ) -> list[dict[str, object]]:
+        received: list[dict[str, object]] = []
+        buffer = [""]
+
+        def on_chunk(chunk: bytes) -> None:
+            events, _, buffer[0] = parse_sse(buffer[0] + chunk.decode())
+            for event in events:
+                received.append(event)
+                if stop_after is not None and len(received) >= stop_after:
+                    raise StreamStopped
+
+        headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
+        try:
+            response = await jp_fetch(
+                "r2d",
+                "api",
+                "builds",
+                job_id,
+                "events",
+                headers=headers,
+                params=params or {},
+                streaming_callback=on_chunk,
+                request_timeout=240,
+            )
+        except StreamStopped:
+            return received
+        except Exception:
+            if stop_after is not None and len(received) >= stop_after:
+                return received
+            raise
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        return received
+
+    return read
