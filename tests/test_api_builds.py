@@ -13,6 +13,7 @@ import requests
 from conftest import httpd_dockerfile, make_repo, parse_sse
 from tornado.httpclient import HTTPClientError
 
+from jupyter_r2d.app import BUILD_EVENTS
 from jupyter_r2d.jobs import JobManager
 
 pytestmark = [pytest.mark.docker]
@@ -208,8 +209,21 @@ async def test_restart_mid_job_interrupts_it_and_logs_survive(
 
 
 async def test_push_existing_image_to_auth_registry_redacts_password(
-    jp_fetch, read_events, auth_registry, base_image, unique_name, docker_client, cleanup_images
+    jp_fetch,
+    jp_serverapp,
+    read_events,
+    auth_registry,
+    base_image,
+    unique_name,
+    docker_client,
+    cleanup_images,
 ):
+    lifecycle: list[dict[str, Any]] = []
+
+    async def listen(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        lifecycle.append(data)
+
+    jp_serverapp.event_logger.add_listener(schema_id=BUILD_EVENTS, listener=listen)
     image = f"{auth_registry.address}/{unique_name}:pushed"
     docker_client.tag(base_image, image)
     cleanup_images.append(image)
@@ -234,6 +248,9 @@ async def test_push_existing_image_to_auth_registry_redacts_password(
     assert auth_registry.password not in json.dumps(events)
     record = await wait_finished(jp_fetch, record["id"])
     assert auth_registry.password not in json.dumps(record)
+    await asyncio.sleep(0.1)  # listeners run as tasks
+    mine = [(e["action"], e["status"]) for e in lifecycle if e["job_id"] == record["id"]]
+    assert mine == [("started", "running"), ("finished", "succeeded")]
 
 
 async def test_failed_source_ends_with_one_failed_event(jp_fetch, read_events, jp_root_dir):
