@@ -163,7 +163,7 @@ class BuildEventsHandler(R2DHandler):
 
     async def _stream(self, job_id: str, after: int) -> None:
         keepalive: float = self.settings.get("r2d_keepalive_interval", 25.0)
-        stream = self.jobs.follow(job_id, after, keepalive)
+        stream = self.jobs.stream(job_id, after, keepalive)
         try:
             async for batch in stream:
                 if batch is None:
@@ -172,8 +172,8 @@ class BuildEventsHandler(R2DHandler):
                     for i in range(0, len(batch), SSE_CHUNK):
                         self.write(
                             "".join(
-                                f"id: {e['seq']}\ndata: {json.dumps(e)}\n\n"
-                                for e in batch[i : i + SSE_CHUNK]
+                                f"id: {seq}\ndata: {text}\n\n"
+                                for seq, text in batch[i : i + SSE_CHUNK]
                             )
                         )
                 await self.flush()

@@ -93,6 +93,8 @@ class Job:
         self.events: list[dict[str, Any]] | None = (
             [] if record["status"] in ACTIVE_STATUSES else None
         )
+        #: ``events`` serialised, filled as followers need them (shared by all of them).
+        self.encoded: list[str] = []
         self.last_seq = last_seq
         self.cancel = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -328,22 +330,38 @@ class JobManager:
     async def follow(
         self, job_id: str, after: int = 0, keepalive: float = 25.0
     ) -> AsyncGenerator[list[dict[str, Any]] | None, None]:
-        """Batches of events with ``seq > after``, live until the terminal event.
+        """Like :meth:`stream`, with the events decoded (for Python callers and tests)."""
+        stream = self.stream(job_id, after, keepalive)
+        try:
+            async for batch in stream:
+                yield None if batch is None else [json.loads(text) for _, text in batch]
+        finally:
+            await stream.aclose()
+
+    async def stream(
+        self, job_id: str, after: int = 0, keepalive: float = 25.0
+    ) -> AsyncGenerator[list[tuple[int, str]] | None, None]:
+        """Batches of ``(seq, event JSON)`` with ``seq > after``, live until the terminal event.
 
         Yields ``None`` when ``keepalive`` seconds pass without news. Ends after the
-        terminal event (or at once for a finished job, after replaying its log).
+        terminal event (or at once for a finished job, after replaying its log). Each
+        event is serialised once, however many clients follow the job.
         """
         job = self.get(job_id)
-        events = job.events
+        events, encoded = job.events, job.encoded
         if events is None:
             await self.flush()  # the tail of a just-finished job may still be in memory
-            yield await asyncio.to_thread(self.store.read_events, job_id, after)
+            yield await asyncio.to_thread(self.store.read_event_lines, job_id, after)
             return
         # ``events`` stays valid after the job drops it; it only ever grows.
         while True:
-            if len(events) > after:
-                batch = events[after:]
-                after = len(events)
+            end = len(events)
+            if end > after:
+                while len(encoded) < end:
+                    encoded.append(json.dumps(events[len(encoded)]))
+                # In memory, the log starts at seq 1: event i has seq i + 1.
+                batch = [(seq, encoded[seq - 1]) for seq in range(after + 1, end + 1)]
+                after = end
                 yield batch
                 continue
             if job.terminal:
@@ -516,6 +534,7 @@ class JobManager:
     async def _after_finish(self, job: Job) -> None:
         await self.flush()
         job.events = None  # followers hold their own reference; new readers use the disk
+        job.encoded = []
         await self._apply_retention()
 
     def _emit(self, job: Job, phase: str, message: str, **extra: Any) -> None:

@@ -55,6 +55,21 @@ class JobStore:
         """Events with ``seq > after``; a torn last line (crash mid-write) is skipped."""
         return [event for event in self._iter_events(job_id) if event["seq"] > after]
 
+    def read_event_lines(self, job_id: str, after: int = 0) -> list[tuple[int, str]]:
+        """``(seq, JSON text)`` of events with ``seq > after``, as stored (no re-encoding)."""
+        lines: list[tuple[int, str]] = []
+        path = self.job_dir(job_id) / EVENTS
+        try:
+            f = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return lines
+        with f:
+            for line in f:
+                seq = _seq_of(line)
+                if seq is not None and seq > after:
+                    lines.append((seq, line.rstrip("\n")))
+        return lines
+
     def last_seq(self, job_id: str) -> int:
         """Sequence number of the last complete event in the log (0 when empty)."""
         last = 0
@@ -92,3 +107,26 @@ class JobStore:
     def remove(self, job_id: str) -> None:
         """Forget a job: its record and its log."""
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+
+_SEQ_PREFIX = '{"seq": '
+
+
+def _seq_of(line: str) -> int | None:
+    """The ``seq`` of one stored event line; None for a torn or foreign line.
+
+    The writer puts ``seq`` first, so the fast path reads it without decoding the line;
+    a line cut short by a crash has no closing brace and is skipped.
+    """
+    if not line.endswith("}\n") and not line.endswith("}"):
+        return None
+    if line.startswith(_SEQ_PREFIX):
+        end = line.find(",", len(_SEQ_PREFIX))
+        if end > 0 and line[len(_SEQ_PREFIX) : end].isdigit():
+            return int(line[len(_SEQ_PREFIX) : end])
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    seq = event.get("seq") if isinstance(event, dict) else None
+    return seq if isinstance(seq, int) else None
