@@ -193,7 +193,7 @@ class JobManager:
             for record in records:
                 last_seq = 0
                 if record.get("status") in ACTIVE_STATUSES:
-                    last_seq = await asyncio.to_thread(self.store.last_seq, record["id"])
+                    last_seq = await asyncio.to_thread(self.store.recover, record["id"])
                 job = Job(record, last_seq)
                 self.jobs[job.id] = job
                 if record.get("status") in ACTIVE_STATUSES:

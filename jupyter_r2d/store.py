@@ -70,11 +70,22 @@ class JobStore:
                     lines.append((seq, line.rstrip("\n")))
         return lines
 
-    def last_seq(self, job_id: str) -> int:
-        """Sequence number of the last complete event in the log (0 when empty)."""
-        last = 0
-        for event in self._iter_events(job_id):
-            last = event["seq"]
+    def recover(self, job_id: str) -> int:
+        """After a crash: cut a torn last line off the log; return the last ``seq``."""
+        path = self.job_dir(job_id) / EVENTS
+        last, good_size = 0, 0
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return 0
+        with f:
+            for raw in f:
+                seq = _seq_of(raw.decode("utf-8", "replace"))
+                if seq is None or not raw.endswith(b"\n"):
+                    break
+                last, good_size = seq, good_size + len(raw)
+        if good_size != path.stat().st_size:
+            os.truncate(path, good_size)
         return last
 
     def _iter_events(self, job_id: str) -> Iterator[dict[str, Any]]:

@@ -286,3 +286,19 @@ async def test_stop_cancels_running_jobs(tmp_path):
     again = make_manager(tmp_path, FakeEngine())
     await again.ensure_started()
     assert {j.status for j in again.jobs.values()} == {"cancelled"}
+
+
+def test_store_skips_a_torn_last_line(tmp_path):
+    from jupyter_r2d.store import JobStore
+
+    store = JobStore(tmp_path)
+    store.append_events("j1", [json.dumps({"seq": 1, "phase": "waiting", "message": "a"})])
+    with open(tmp_path / "j1" / "events.jsonl", "a") as f:
+        f.write('{"seq": 2, "phase": "buil')  # the server died mid-write
+    assert [seq for seq, _ in store.read_event_lines("j1")] == [1]
+    assert store.recover("j1") == 1
+    store.append_events("j1", [json.dumps({"seq": 2, "phase": "failed", "message": "b"})])
+    assert [e["seq"] for e in store.read_events("j1")] == [1, 2]
+    store.write_record("j1", {"id": "j1", "status": "running"})
+    (tmp_path / "junk").mkdir()
+    assert store.load_records() == [{"id": "j1", "status": "running"}]
