@@ -21,6 +21,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
@@ -431,7 +432,15 @@ class JobManager:
         prepared = None
         workdir: str | None = None
 
+        loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+
         def on_event(event: BuildEvent) -> None:
+            if threading.get_ident() != loop_thread:
+                # Engines and sources may report from a worker thread (docker-py streams are
+                # read there); hop to the loop, in order, before touching any state.
+                loop.call_soon_threadsafe(on_event, event)
+                return
             data = event.to_dict()
             self._emit(job, data.pop("phase"), data.pop("message"), **data)
 

@@ -302,3 +302,24 @@ def test_store_skips_a_torn_last_line(tmp_path):
     store.write_record("j1", {"id": "j1", "status": "running"})
     (tmp_path / "junk").mkdir()
     assert store.load_records() == [{"id": "j1", "status": "running"}]
+
+
+class ThreadedEngine(FakeEngine):
+    """Reports its lines from a worker thread, as a docker-py stream reader would."""
+
+    async def _push(self, request: BuildRequest, on_event: EventSink) -> str:
+        def work() -> None:
+            for i in range(self.lines):
+                on_event(BuildEvent("pushing", f"line {i}"))
+
+        await asyncio.to_thread(work)
+        return "sha256:" + "2" * 64
+
+
+async def test_events_from_a_worker_thread_keep_their_order(tmp_path):
+    manager = make_manager(tmp_path, ThreadedEngine(lines=500))
+    job = await manager.submit(PUSH)
+    events = await wait_done(manager, job.id)
+    await manager.stop()
+    assert [e["message"] for e in events[1:-1]] == [f"line {i}" for i in range(500)]
+    assert events[-1]["phase"] == "ready"
