@@ -1,0 +1,422 @@
+"""Sources: what to build. A folder inside the server root or a shallow git clone, rendered
+by repo2docker (in a worker process, see :mod:`jupyter_r2d.render`) into a build context."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from . import labels
+from .engine.base import BuildContext, BuildEvent, EventSink
+from .errors import InvalidRequest
+from .render import render, shutdown_renderer
+
+__all__ = [
+    "PreparedSource",
+    "SourceSpec",
+    "prepare_source",
+    "preview",
+    "resolve_folder",
+    "shutdown_renderer",
+]
+
+_FIELDS = frozenset({"path", "url", "ref", "subdir"})
+_SCHEMES = frozenset({"https", "http", "ssh", "git"})
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^:]")
+_SHA = re.compile(r"^[0-9a-fA-F]{40}$")
+_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with any ``user:password@`` of a URL removed."""
+    return _CREDENTIALS.sub(r"\g<scheme>", text)
+
+
+def _check_url(url: str) -> None:
+    if not url or url.startswith("-") or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise InvalidRequest("source.url", "must be a git URL without spaces or leading '-'")
+    if "::" in url.split("/", 1)[0]:
+        raise InvalidRequest("source.url", "git remote helpers (transport::address) are refused")
+    if "://" in url:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in _SCHEMES or not urlsplit(url).hostname:
+            raise InvalidRequest("source.url", "only https, http, ssh and git URLs are allowed")
+    elif not _SCP_LIKE.match(url):
+        raise InvalidRequest("source.url", "only https, http, ssh, git or user@host:path URLs")
+
+
+def _check_ref(ref: str) -> None:
+    if _SHA.match(ref):
+        return
+    if (
+        not ref
+        or ref.startswith(("-", "/", "."))
+        or ref.endswith((".", "/", ".lock"))
+        or ".." in ref
+        or "@{" in ref
+        or "//" in ref
+        or ref == "@"
+        or _BAD_CHARS.search(ref)
+    ):
+        raise InvalidRequest("source.ref", f"not a valid branch, tag or commit: {ref!r}")
+
+
+def _check_relative(field_name: str, value: str) -> None:
+    """A relative path with no ``..``; the filesystem check comes later."""
+    if "\x00" in value or value.startswith(("/", "\\")) or os.path.isabs(value):
+        raise InvalidRequest(field_name, "must be a relative path")
+    if ".." in Path(value).parts:
+        raise InvalidRequest(field_name, "must not contain '..'")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source as a client asks for it: a folder ``path`` or a git ``url`` (+ ``ref``),
+    each with an optional ``subdir`` to build."""
+
+    path: str | None = None
+    url: str | None = None
+    ref: str | None = None
+    subdir: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> SourceSpec:
+        """Validate a JSON source; raises :class:`InvalidRequest` naming ``source.<field>``."""
+        if not isinstance(data, dict):
+            raise InvalidRequest("source", "must be an object")
+        for key in data:
+            if key not in _FIELDS:
+                raise InvalidRequest(f"source.{key}", "unknown field")
+        values: dict[str, str | None] = {}
+        for key in _FIELDS:
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
+                raise InvalidRequest(f"source.{key}", "must be a string")
+            values[key] = value
+        spec = cls(**values)
+        spec._validate()
+        return spec
+
+    def _validate(self) -> None:
+        if (self.path is None) == (self.url is None):
+            raise InvalidRequest("source", "give exactly one of path or url")
+        if self.path is not None:
+            if self.path:
+                _check_relative("source.path", self.path)
+            if self.ref is not None:
+                raise InvalidRequest("source.ref", "only a git source has a ref")
+        if self.url is not None:
+            _check_url(self.url)
+        if self.ref is not None:
+            _check_ref(self.ref)
+        if self.subdir is not None and self.subdir:
+            _check_relative("source.subdir", self.subdir)
+
+    def describe(self) -> dict[str, str]:
+        """The source for a job record: no credentials."""
+        out = {"path": self.path} if self.path is not None else {"url": self.public_url()}
+        if self.ref:
+            out["ref"] = self.ref
+        if self.subdir:
+            out["subdir"] = self.subdir
+        return out
+
+    def public_url(self) -> str:
+        """The URL without ``user:password@`` (empty for a folder)."""
+        if self.url is None:
+            return ""
+        if "://" not in self.url:
+            return self.url
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def default_image_name(self) -> str:
+        """``r2d-<name>``: the folder or repository name, as a valid docker repository name."""
+        if self.url is not None:
+            base = self.public_url().rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+            base = base.removesuffix(".git")
+        else:
+            base = Path(self.path or "").name
+        if self.subdir:
+            base = f"{base}-{Path(self.subdir).name}" if base else Path(self.subdir).name
+        slug = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")
+        return f"r2d-{slug}"[:128].rstrip("-") if slug else "r2d-root"
+
+
+@dataclass
+class PreparedSource:
+    """A source ready to build: the directory, the engine's context, labels and warnings."""
+
+    repo_dir: Path
+    context: BuildContext
+    labels: dict[str, str]
+    buildpack: str
+    warnings: list[str] = field(default_factory=list)
+    _temp_paths: list[Path] = field(default_factory=list, repr=False)
+
+    def cleanup(self) -> None:
+        """Remove temporary clones and tarballs (idempotent; blocking, use a thread)."""
+        for path in self._temp_paths:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        self._temp_paths.clear()
+
+
+def resolve_folder(
+    root_dir: Path | str, path: str, allowed_roots: Sequence[Path | str] | None = None
+) -> Path:
+    """The real directory ``path`` names, inside ``root_dir`` (or one of ``allowed_roots``).
+
+    Refuses ``..``, absolute paths, symlinks that lead out, and non-directories.
+    """
+    if path:
+        _check_relative("source.path", path)
+    target = (Path(root_dir) / path).resolve()
+    roots = [Path(root_dir).resolve(), *(Path(r).resolve() for r in allowed_roots or ())]
+    if not any(target == root or target.is_relative_to(root) for root in roots):
+        raise InvalidRequest("source.path", "is outside the server's root directory")
+    if not target.is_dir():
+        raise InvalidRequest("source.path", "is not a directory")
+    return target
+
+
+def _subdir(repo: Path, subdir: str | None) -> Path:
+    if not subdir:
+        return repo
+    _check_relative("source.subdir", subdir)
+    target = (repo / subdir).resolve()
+    if not target.is_relative_to(repo.resolve()):
+        raise InvalidRequest("source.subdir", "leads outside the repository")
+    if not target.is_dir():
+        raise InvalidRequest("source.subdir", f"{subdir!r} is not a directory of the source")
+    return target
+
+
+# --- git ------------------------------------------------------------------------------------
+
+_GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "",
+    "SSH_ASKPASS": "",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_PROTOCOL_FROM_USER": "0",
+    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+}
+# Forbid local and helper transports even via redirects or submodules.
+_GIT_SAFE = ["-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never"]
+
+
+class GitError(Exception):
+    """A git command failed; the message is redacted."""
+
+
+async def _git(args: list[str], cwd: Path | None = None, on_line: EventSink | None = None) -> str:
+    """Run git with an argument list; stream stderr lines as ``fetching`` events.
+
+    Cancelling kills the process group (git spawns helpers such as remote-https).
+    """
+    proc = await asyncio.create_subprocess_exec(
+        "git",
+        *_GIT_SAFE,
+        *args,
+        cwd=cwd,
+        env={**os.environ, **_GIT_ENV},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        err_lines, out = await asyncio.gather(_read_lines(proc, on_line), _read_all(proc))
+        code = await proc.wait()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(proc.wait())
+        raise
+    if code != 0:
+        detail = redact("\n".join(err_lines[-20:]).strip()) or f"exit code {code}"
+        raise GitError(f"git {args[0]} failed: {detail}")
+    return out.strip()
+
+
+async def _read_all(proc: asyncio.subprocess.Process) -> str:
+    assert proc.stdout is not None
+    return (await proc.stdout.read()).decode(errors="replace")
+
+
+async def _read_lines(proc: asyncio.subprocess.Process, on_line: EventSink | None) -> list[str]:
+    assert proc.stderr is not None
+    lines: list[str] = []
+    async for raw in proc.stderr:
+        # git's progress uses \r to redraw: keep the last state of each line.
+        line = redact(raw.decode(errors="replace").rstrip("\r\n").rsplit("\r", 1)[-1])
+        if line:
+            lines.append(line)
+            if on_line is not None:
+                on_line(BuildEvent("fetching", line))
+    return lines
+
+
+async def _clone(url: str, ref: str | None, dest: Path, on_event: EventSink) -> None:
+    """Shallow clone of ``url`` at ``ref`` into ``dest`` (a SHA needs init + fetch)."""
+    if ref and _SHA.match(ref):
+        await _git(["init", "-q", str(dest)])
+        await _git(["remote", "add", "origin", "--", url], cwd=dest)
+        await _git(["fetch", "--depth", "1", "--no-tags", "origin", ref], dest, on_event)
+        await _git(["checkout", "-q", "--detach", "FETCH_HEAD"], cwd=dest)
+        return
+    branch = ["--branch", ref] if ref else []
+    await _git(
+        ["clone", "--progress", "--depth", "1", "--no-tags", *branch, "--", url, str(dest)],
+        on_line=on_event,
+    )
+
+
+async def _git_state(repo: Path) -> tuple[str, bool]:
+    """(HEAD commit, dirty) of the work tree holding ``repo``; ("", False) outside git."""
+    try:
+        inside = await _git(["rev-parse", "--is-inside-work-tree"], cwd=repo)
+    except (GitError, OSError):
+        return "", False
+    if inside != "true":
+        return "", False
+    try:
+        commit = await _git(["rev-parse", "HEAD"], cwd=repo)
+    except GitError:
+        commit = ""  # a repository without commits yet
+    status = await _git(["status", "--porcelain", "--", "."], cwd=repo)
+    return commit, bool(status)
+
+
+# --- prepare and preview -------------------------------------------------------------------
+
+
+async def _fetch(
+    spec: SourceSpec,
+    root_dir: Path | str,
+    workdir: Path,
+    on_event: EventSink,
+    allowed_roots: Sequence[Path | str] | None,
+    temp: list[Path],
+) -> tuple[Path, Path]:
+    """(repo root, directory to build): the folder, or a fresh clone under ``workdir``."""
+    spec._validate()
+    if spec.path is not None:
+        folder = await asyncio.to_thread(resolve_folder, Path(root_dir), spec.path, allowed_roots)
+        return folder, await asyncio.to_thread(_subdir, folder, spec.subdir)
+    assert spec.url is not None
+    clone_root = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="clone-", dir=workdir))
+    temp.append(clone_root)
+    dest = clone_root / "repo"
+    on_event(BuildEvent("fetching", f"Cloning {spec.public_url()}"))
+    try:
+        await _clone(spec.url, spec.ref, dest, on_event)
+    except GitError as err:
+        raise InvalidRequest("source.url", str(err)) from None
+    return dest, await asyncio.to_thread(_subdir, dest, spec.subdir)
+
+
+async def prepare_source(
+    spec: SourceSpec,
+    *,
+    root_dir: Path | str,
+    workdir: Path,
+    on_event: EventSink,
+    allowed_roots: Sequence[Path | str] | None = None,
+    build_args: Mapping[str, str] | None = None,
+    git_credentials: None = None,
+) -> PreparedSource:
+    """Fetch the source and let repo2docker render it into a :class:`BuildContext`.
+
+    Cancellable: the task's cancellation kills git and removes the temporary clone.
+    """
+    temp: list[Path] = []
+    try:
+        repo, build_dir = await _fetch(spec, root_dir, workdir, on_event, allowed_roots, temp)
+        commit, dirty = await _git_state(repo)
+        tar_path = Path(await asyncio.to_thread(_tar_name, workdir))
+        temp.append(tar_path)
+        rendered = await render(build_dir, build_args, tarball=tar_path)
+    except BaseException:
+        await asyncio.shield(asyncio.to_thread(_remove, temp))
+        raise
+    source_labels = {
+        labels.R2D_REPO: spec.public_url() or str(build_dir),
+        labels.R2D_REF: commit or spec.ref or "",
+        labels.R2D_VERSION: rendered.r2d_version,
+        labels.SOURCE: spec.public_url() if spec.url is not None else (spec.path or ""),
+        labels.REF: spec.ref or "",
+        labels.COMMIT: commit,
+        labels.DIRTY: "true" if dirty else "false",
+        labels.SUBDIR: spec.subdir or "",
+        labels.BUILDPACK: rendered.buildpack,
+    }
+    args = {**(build_args or {})}
+    if rendered.tarball:
+        context = BuildContext(
+            tarball=tar_path, buildpack=rendered.buildpack, labels=source_labels, build_args=args
+        )
+    else:
+        context = BuildContext(
+            path=build_dir,
+            dockerfile=rendered.dockerfile_path or "Dockerfile",
+            buildpack=rendered.buildpack,
+            labels=source_labels,
+            build_args=args,
+        )
+    return PreparedSource(
+        repo_dir=build_dir,
+        context=context,
+        labels=source_labels,
+        buildpack=rendered.buildpack,
+        warnings=rendered.warnings,
+        _temp_paths=temp,
+    )
+
+
+def _tar_name(workdir: Path) -> str:
+    fd, name = tempfile.mkstemp(prefix="context-", suffix=".tar", dir=workdir)
+    os.close(fd)
+    return name
+
+
+def _remove(paths: list[Path]) -> None:
+    PreparedSource(Path(), BuildContext(), {}, "", _temp_paths=paths).cleanup()
+
+
+async def preview(
+    spec: SourceSpec,
+    *,
+    root_dir: Path | str,
+    workdir: Path,
+    allowed_roots: Sequence[Path | str] | None = None,
+) -> dict[str, Any]:
+    """What repo2docker would build: ``{"buildpack", "dockerfile", "warnings"}``, no build."""
+    temp: list[Path] = []
+    try:
+        _, build_dir = await _fetch(spec, root_dir, workdir, lambda _e: None, allowed_roots, temp)
+        rendered = await render(build_dir)
+    finally:
+        await asyncio.shield(asyncio.to_thread(_remove, temp))
+    return {
+        "buildpack": rendered.buildpack,
+        "dockerfile": rendered.dockerfile,
+        "warnings": rendered.warnings,
+    }
