@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from traitlets import Dict, Float, Int, List, Unicode, default, validate
 from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
 from .jobs import JobManager, JobSettings
+from .sources import shutdown_renderer
 from .validation import load_registries
 
 #: Where the job lifecycle schema lives, and its id (emit with ``schema_id=BUILD_EVENTS``).
@@ -147,6 +149,8 @@ class JupyterR2D(ExtensionApp):
         jobs = getattr(self, "jobs", None)
         if jobs is not None:
             await jobs.stop()
+        # The repo2docker rendering worker process (started on first use).
+        await asyncio.to_thread(shutdown_renderer)
         engine = getattr(self, "engine", None)
         if engine is not None:
             await engine.close()

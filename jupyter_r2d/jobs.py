@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from . import labels
+from . import labels, sources
 from .engine import (
     TERMINAL_PHASES,
     BuildEvent,
@@ -43,10 +43,8 @@ from .errors import BuildCancelled, Conflict, EngineUnavailable, InvalidRequest,
 from .store import JobStore
 from .validation import (
     RegistryConfig,
-    check_source_path,
     parse_build_params,
     parse_image_reference,
-    public_source,
     registry_host,
     reject_unknown,
 )
@@ -100,7 +98,7 @@ class Job:
         self.cancel = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.source: dict[str, Any] | None = None
-        self.spec: Any = None  # sources.SourceSpec, kept only while the job is active
+        self.spec: sources.SourceSpec | None = None  # kept only while the job is active
         self.credentials: RegistryCredentials | None = None
         self.build_args: dict[str, str] = {}
         self._secrets: list[str] = []
@@ -272,7 +270,7 @@ class JobManager:
             "finished": None,
             "status": "queued",
             "phase": "waiting",
-            "source": public_source(params.source),
+            "source": spec.describe() if spec is not None else None,
             "image": str(image),
             "run": params.run,
             "push": params.push,
@@ -378,8 +376,6 @@ class JobManager:
         if not isinstance(source, dict):
             raise InvalidRequest("source", "must be {path} or {url, ref, subdir}")
         spec = await self._source_spec(source)
-        from . import sources
-
         workdir = await asyncio.to_thread(tempfile.mkdtemp, prefix="jupyter-r2d-preview-")
         try:
             result: dict[str, Any] = await sources.preview(
@@ -398,16 +394,15 @@ class JobManager:
 
     # --- running jobs ---------------------------------------------------------------------
 
-    async def _source_spec(self, source: dict[str, Any]) -> Any:
-        """The source's own validation (sources.SourceSpec), plus the folder-in-root check."""
-        from . import sources
-
+    async def _source_spec(self, source: dict[str, Any]) -> sources.SourceSpec:
+        """The source's own validation, plus (for a folder) the in-root check, at once:
+        a bad path is a 400 now rather than a failed job later."""
         spec = sources.SourceSpec.from_json(source)
-        if "path" in source:
+        if spec.path is not None:
             await asyncio.to_thread(
-                check_source_path,
+                sources.resolve_folder,
                 self.settings.root_dir,
-                source["path"],
+                spec.path,
                 self.settings.allowed_roots,
             )
         return spec
@@ -448,9 +443,8 @@ class JobManager:
             context = None
             image_labels = {labels.JOB: job.id}
             if job.spec is not None:
-                from . import sources
-
-                self._emit(job, "fetching", f"Fetching {job.spec.describe()}")
+                where = job.spec.public_url() or f"folder {job.spec.path or '.'}"
+                self._emit(job, "fetching", f"Fetching {where}")
                 workdir = await asyncio.to_thread(tempfile.mkdtemp, prefix="jupyter-r2d-job-")
                 prepared = await self._unless_cancelled(
                     job,

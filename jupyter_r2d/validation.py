@@ -2,8 +2,8 @@
 
 Every function here raises :class:`~jupyter_r2d.errors.InvalidRequest` naming the field
 at fault, so that no client input reaches the domain layer malformed (and none can end
-as a 500). Nothing here does I/O except :func:`check_source_path`, which the caller runs
-in a worker thread.
+as a 500). The meaning of a source (URL, ref, folder inside the root) is checked by
+:class:`jupyter_r2d.sources.SourceSpec` and ``resolve_folder``. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -264,22 +263,3 @@ def parse_build_params(data: dict[str, Any], registries: dict[str, RegistryConfi
         elif image is not None and image.domain != host:
             raise InvalidRequest("image", f"is not on registry {host} (its host is {image.domain})")
     return BuildParams(source, image, run, push, credentials, build_args)
-
-
-def check_source_path(root_dir: str, path: str, allowed_roots: list[str] | None = None) -> Path:
-    """The folder a ``{"path"}`` source names, checked to lie inside the allowed roots.
-
-    Blocking (resolves symlinks): call it in a worker thread.
-    """
-    if not isinstance(path, str):
-        raise InvalidRequest("source.path", "must be a string")
-    if os.path.isabs(path) and not allowed_roots:
-        raise InvalidRequest("source.path", "must be relative to the server root")
-    root = Path(root_dir).resolve()
-    target = (root / path).resolve()
-    roots = [root, *(Path(r).resolve() for r in allowed_roots or [])]
-    if not any(target == r or r in target.parents for r in roots):
-        raise InvalidRequest("source.path", f"{path!r} is outside the server root")
-    if not target.is_dir():
-        raise InvalidRequest("source.path", f"{path!r} is not a folder")
-    return target
