@@ -272,3 +272,50 @@ def read_events(jp_fetch):
         return received
 
     return read
+
+
+# --- sources: a local git daemon ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GitServer:
+    """A ``git daemon`` on 127.0.0.1 exporting every repository under ``base``."""
+
+    base: Path
+    port: int
+
+    def url(self, name: str) -> str:
+        """The git:// URL of repository ``name`` under ``base``."""
+        return f"git://127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture
+def git_server(tmp_path: Path) -> Iterator[GitServer]:
+    """Start ``git daemon`` on a free port; it is stopped after the test."""
+    import socket
+    import time
+
+    base = tmp_path / "git-served"
+    base.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["git", "daemon", "--export-all", "--reuseaddr", "--listen=127.0.0.1",
+         f"--port={port}", f"--base-path={base}", str(base)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("git daemon did not start", pytrace=False)
+            time.sleep(0.05)
+        yield GitServer(base, port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
