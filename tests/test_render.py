@@ -1,0 +1,129 @@
+"""repo2docker rendering in the worker process: previews, context tarballs, warnings, and a
+real ``docker build`` of a prepared Dockerfile context."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from conftest import make_repo
+
+from jupyter_r2d import labels
+from jupyter_r2d.render import shutdown_renderer
+from jupyter_r2d.sources import SourceSpec, prepare_source, preview
+
+
+async def test_preview_dockerfile_repo(dockerfile_repo: Path, tmp_path: Path) -> None:
+    cwd = os.getcwd()
+    result = await preview(
+        SourceSpec(path=dockerfile_repo.name), root_dir=dockerfile_repo.parent, workdir=tmp_path
+    )
+    assert result["buildpack"] == "DockerBuildPack"
+    assert result["dockerfile"] == (dockerfile_repo / "Dockerfile").read_text()
+    assert result["warnings"] == []
+    assert os.getcwd() == cwd
+
+
+async def test_preview_requirements_repo(tmp_path: Path) -> None:
+    cwd = os.getcwd()
+    make_repo(tmp_path / "req", {"requirements.txt": "numpy\n"})
+    result = await preview(SourceSpec(path="req"), root_dir=tmp_path, workdir=tmp_path)
+    assert result["buildpack"] == "PythonBuildPack"
+    assert "pip install" in result["dockerfile"]
+    assert "requirements.txt" in result["dockerfile"]
+    assert os.getcwd() == cwd
+
+
+async def test_preview_warnings(tmp_path: Path) -> None:
+    make_repo(
+        tmp_path / "warn",
+        {
+            "binder/Dockerfile": "FROM scratch\n",
+            "binder/requirements.txt": "numpy\n",
+            "binder/postBuild": "echo hi\n",
+            "binder/notes.md": "x\n",
+        },
+    )
+    result = await preview(SourceSpec(path="warn"), root_dir=tmp_path, workdir=tmp_path)
+    text = "\n".join(result["warnings"])
+    assert "postBuild is not executable" in text
+    assert "Dockerfile is present" in text and "requirements.txt" in text
+    assert "notes.md" in text
+
+
+async def test_requirements_context_tarball(tmp_path: Path) -> None:
+    make_repo(
+        tmp_path / "req",
+        {
+            "requirements.txt": "numpy\n",
+            ".dockerignore": "# comment\nsecret.txt\ndata/\n",
+            "secret.txt": "hidden\n",
+            "data/big.bin": "x\n",
+            "notebook.ipynb": "{}\n",
+        },
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    prepared = await prepare_source(
+        SourceSpec(path="req"), root_dir=tmp_path, workdir=work, on_event=lambda e: None
+    )
+    assert prepared.buildpack == "PythonBuildPack"
+    assert prepared.context.path is None and prepared.context.tarball is not None
+    with tarfile.open(prepared.context.tarball) as tar:
+        names = set(tar.getnames())
+        dockerfile = tar.extractfile("Dockerfile")
+        assert dockerfile is not None
+        assert "requirements.txt" in dockerfile.read().decode()
+    assert {"Dockerfile", "src/requirements.txt", "src/notebook.ipynb"} <= names
+    assert "repo2docker-entrypoint" in names
+    assert any(n.startswith("build_script_files/") for n in names)
+    assert not {"src/secret.txt", "src/data/big.bin", "src/data"} & names
+    assert prepared.labels[labels.R2D_VERSION]
+    assert prepared.labels[labels.BUILDPACK] == "PythonBuildPack"
+    await asyncio.to_thread(prepared.cleanup)
+    await asyncio.to_thread(prepared.cleanup)  # idempotent
+    assert list(work.iterdir()) == []
+
+
+async def test_renderer_restarts_after_shutdown(tmp_path: Path) -> None:
+    make_repo(tmp_path / "req", {"requirements.txt": "numpy\n"}, git=False)
+    spec = SourceSpec(path="req")
+    shutdown_renderer()
+    shutdown_renderer()  # harmless twice
+    result = await preview(spec, root_dir=tmp_path, workdir=tmp_path)
+    assert result["buildpack"] == "PythonBuildPack"
+
+
+@pytest.mark.docker
+async def test_dockerfile_context_builds(
+    dockerfile_repo: Path, tmp_path: Path, unique_name: str, cleanup_images: list[str]
+) -> None:
+    prepared = await prepare_source(
+        SourceSpec(path=dockerfile_repo.name),
+        root_dir=dockerfile_repo.parent,
+        workdir=tmp_path,
+        on_event=lambda e: None,
+    )
+    context = prepared.context
+    assert context.path == await asyncio.to_thread(dockerfile_repo.resolve)
+    assert context.tarball is None
+    assert context.dockerfile == "Dockerfile"
+    cleanup_images.append(unique_name)
+    label_args = [f"--label={k}={v}" for k, v in prepared.labels.items()]
+    proc = await asyncio.create_subprocess_exec(
+        "docker", "build", "-q", "-t", unique_name, "-f",
+        str(context.path / context.dockerfile), *label_args, str(context.path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    inspect = await asyncio.to_thread(
+        subprocess.run,
+        ["docker", "image", "inspect", "-f", "{{json .Config.Labels}}", unique_name],
+        capture_output=True, check=True, text=True,
+    )  # fmt: skip
+    assert prepared.labels[labels.COMMIT] in inspect.stdout
