@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import BuildFailed, InvalidRequest
+
 #: The build args repo2docker's CLI passes (``app.py``): the notebook user and its uid.
 DEFAULT_BUILD_ARGS: dict[str, str] = {"NB_USER": "jovyan", "NB_UID": "1000"}
 
@@ -76,7 +78,13 @@ async def render(
     except concurrent.futures.process.BrokenProcessPool:
         # A crashed worker breaks the pool for good: start a fresh one next time.
         shutdown_renderer()
-        raise
+        raise BuildFailed("repo2docker's worker process stopped unexpectedly") from None
+    except RenderError as err:
+        raise InvalidRequest("source", str(err)) from None
+
+
+class RenderError(Exception):
+    """repo2docker could not detect or render the source; the message is user-facing."""
 
 
 # --- everything below runs in the worker process ------------------------------------------
@@ -89,10 +97,15 @@ def _render_worker(repo_dir: str, build_args: dict[str, str], tarball: str | Non
     from repo2docker.buildpacks import DockerBuildPack
     from repo2docker.utils import get_platform
 
-    os.chdir(repo_dir)
-    bp = _pick_buildpack(Repo2Docker())
-    bp.platform = get_platform()
-    dockerfile = bp.render(build_args)
+    try:
+        os.chdir(repo_dir)
+        bp = _pick_buildpack(Repo2Docker())
+        bp.platform = get_platform()
+        dockerfile = bp.render(build_args)
+    except Exception as err:
+        # Only a plain message crosses the process boundary: no traceback for the user,
+        # and no exception class the server might fail to unpickle.
+        raise RenderError(f"repo2docker could not render this source: {err}") from None
     is_docker = isinstance(bp, DockerBuildPack)
     result = Rendered(
         buildpack=type(bp).__name__,

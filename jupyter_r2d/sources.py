@@ -213,10 +213,11 @@ _GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_ASKPASS": "",
     "SSH_ASKPASS": "",
-    "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_PROTOCOL_FROM_USER": "0",
-    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
 }
+# Never wait for a passphrase or host-key prompt nobody can answer (a user's own
+# GIT_SSH_COMMAND is kept).
+_GIT_SSH_DEFAULT = "ssh -o BatchMode=yes"
 # Forbid local and helper transports even via redirects or submodules.
 _GIT_SAFE = ["-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never"]
 
@@ -235,7 +236,7 @@ async def _git(args: list[str], cwd: Path | None = None, on_line: EventSink | No
         *_GIT_SAFE,
         *args,
         cwd=cwd,
-        env={**os.environ, **_GIT_ENV},
+        env={"GIT_SSH_COMMAND": _GIT_SSH_DEFAULT, **os.environ, **_GIT_ENV},
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -262,16 +263,26 @@ async def _read_all(proc: asyncio.subprocess.Process) -> str:
 
 
 async def _read_lines(proc: asyncio.subprocess.Process, on_line: EventSink | None) -> list[str]:
+    """stderr as lines. Read in chunks, not with readline: git's progress redraws one line
+    with ``\r`` many times and could overrun a line-length limit; keep its last state."""
     assert proc.stderr is not None
     lines: list[str] = []
-    async for raw in proc.stderr:
-        # git's progress uses \r to redraw: keep the last state of each line.
-        line = redact(raw.decode(errors="replace").rstrip("\r\n").rsplit("\r", 1)[-1])
-        if line:
-            lines.append(line)
-            if on_line is not None:
-                on_line(BuildEvent("fetching", line))
+    pending = b""
+    while chunk := await proc.stderr.read(65536):
+        *complete, pending = (pending + chunk).split(b"\n")
+        for raw in complete:
+            _emit_line(raw, lines, on_line)
+        pending = pending.rsplit(b"\r", 1)[-1] if b"\r" in pending[:-1] else pending
+    _emit_line(pending, lines, on_line)
     return lines
+
+
+def _emit_line(raw: bytes, lines: list[str], on_line: EventSink | None) -> None:
+    line = redact(raw.decode(errors="replace").rstrip("\r").rsplit("\r", 1)[-1].rstrip())
+    if line:
+        lines.append(line)
+        if on_line is not None:
+            on_line(BuildEvent("fetching", line))
 
 
 async def _clone(url: str, ref: str | None, dest: Path, on_event: EventSink) -> None:
@@ -287,6 +298,15 @@ async def _clone(url: str, ref: str | None, dest: Path, on_event: EventSink) -> 
         ["clone", "--progress", "--depth", "1", "--no-tags", *branch, "--", url, str(dest)],
         on_line=on_event,
     )
+
+
+_REF_MISSING = ("remote branch", "couldn't find remote ref", "not our ref", "pathspec")
+
+
+def _git_error_field(message: str) -> str:
+    """Which field a clone error is about: a missing ref, or else the URL."""
+    lowered = message.lower()
+    return "source.ref" if any(m in lowered for m in _REF_MISSING) else "source.url"
 
 
 async def _git_state(repo: Path) -> tuple[str, bool]:
@@ -329,7 +349,7 @@ async def _fetch(
     try:
         await _clone(spec.url, spec.ref, dest, on_event)
     except GitError as err:
-        raise InvalidRequest("source.url", str(err)) from None
+        raise InvalidRequest(_git_error_field(str(err)), str(err)) from None
     return dest, await asyncio.to_thread(_subdir, dest, spec.subdir)
 
 
@@ -354,6 +374,9 @@ async def prepare_source(
         tar_path = Path(await asyncio.to_thread(_tar_name, workdir))
         temp.append(tar_path)
         rendered = await render(build_dir, build_args, tarball=tar_path)
+        if rendered.tarball is None:
+            # Dockerfile repos build from the directory: the reserved tar name is not needed.
+            await asyncio.to_thread(_remove, [tar_path])
     except BaseException:
         await asyncio.shield(asyncio.to_thread(_remove, temp))
         raise

@@ -13,6 +13,7 @@ import pytest
 from conftest import make_repo
 
 from jupyter_r2d import labels
+from jupyter_r2d.errors import InvalidRequest
 from jupyter_r2d.render import shutdown_renderer
 from jupyter_r2d.sources import SourceSpec, prepare_source, preview
 
@@ -127,3 +128,12 @@ async def test_dockerfile_context_builds(
         capture_output=True, check=True, text=True,
     )  # fmt: skip
     assert prepared.labels[labels.COMMIT] in inspect.stdout
+
+
+async def test_render_error_is_user_facing(tmp_path: Path) -> None:
+    make_repo(tmp_path / "bad", {"environment.yml": "dependencies: [\n"}, git=False)
+    with pytest.raises(InvalidRequest) as info:
+        await preview(SourceSpec(path="bad"), root_dir=tmp_path, workdir=tmp_path)
+    assert info.value.field == "source"
+    assert "environment.yml" in str(info.value)
+    assert "Traceback" not in str(info.value)

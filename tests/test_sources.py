@@ -180,7 +180,7 @@ async def test_git_errors_are_user_facing(tmp_path: Path, git_server: GitServer)
     served_repo(git_server)
     for spec, field in [
         (SourceSpec(url=git_server.url("nope")), "source.url"),
-        (SourceSpec(url=git_server.url("repo"), ref="no-such-branch"), "source.url"),
+        (SourceSpec(url=git_server.url("repo"), ref="no-such-branch"), "source.ref"),
         (SourceSpec(url=git_server.url("repo"), subdir="missing"), "source.subdir"),
     ]:
         with pytest.raises(InvalidRequest) as info:
