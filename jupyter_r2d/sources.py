@@ -141,6 +141,10 @@ class SourceSpec:
         parts = urlsplit(self.url)
         host = parts.hostname or ""
         netloc = f"{host}:{parts.port}" if parts.port else host
+        # An ssh user name ("git@") is no secret and is needed to clone again; over http(s)
+        # a lone user name is often a token, so it goes.
+        if parts.scheme.lower() == "ssh" and parts.username and parts.password is None:
+            netloc = f"{parts.username}@{netloc}"
         return urlunsplit(parts._replace(netloc=netloc))
 
     def default_image_name(self) -> str:
