@@ -70,11 +70,16 @@ async def render(
     With ``tarball``, non-Dockerfile buildpacks also write their build context there.
     """
     args = {**DEFAULT_BUILD_ARGS, **(build_args or {})}
-    loop = asyncio.get_running_loop()
+    future = _executor().submit(
+        _render_worker, str(repo_dir), args, str(tarball) if tarball else None
+    )
     try:
-        return await loop.run_in_executor(
-            _executor(), _render_worker, str(repo_dir), args, str(tarball) if tarball else None
-        )
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        if tarball is not None and not future.cancel():
+            # The worker is already writing: remove its tarball once it has finished.
+            future.add_done_callback(lambda _f: tarball.unlink(missing_ok=True))
+        raise
     except concurrent.futures.process.BrokenProcessPool:
         # A crashed worker breaks the pool for good: start a fresh one next time.
         shutdown_renderer()
