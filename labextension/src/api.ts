@@ -116,3 +116,151 @@ export async function requestAPI<T>(
 export function getEngine(): Promise<IEngineStatus> {
   return requestAPI<IEngineStatus>('engine');
 }
+
+/** A build source: a folder below the server root, or a git repository. */
+export type ISource =
+  { path: string } | { url: string; ref?: string; subdir?: string };
+
+/** Inline registry credentials, used by one job only and never stored. */
+export interface IInlineRegistry {
+  /** Registry host[:port]. */
+  server: string;
+  /** User name. */
+  username: string;
+  /** Password or token. */
+  password: string;
+}
+
+/** The body of `POST builds`. */
+export interface IBuildRequest {
+  /** What to build; null pushes/runs an existing image. */
+  source: ISource | null;
+  /** Image reference; optional with a source. */
+  image?: string;
+  /** Run the image after the build. */
+  run?: boolean;
+  /** Push the image after the build. */
+  push?: boolean;
+  /** A configured registry by name, or inline credentials. */
+  registry?: string | IInlineRegistry;
+  /** Docker build args. */
+  build_args?: { [key: string]: string };
+}
+
+/** Job status. */
+export type JobStatus =
+  'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+
+/** A build job record. */
+export interface IJob {
+  /** Job id. */
+  id: string;
+  /** Creation time (ISO). */
+  created: string;
+  /** Start time (ISO). */
+  started: string | null;
+  /** End time (ISO). */
+  finished: string | null;
+  /** Job status. */
+  status: JobStatus;
+  /** Phase of the latest event. */
+  phase: string;
+  /** The source, without secrets. */
+  source: ISource | null;
+  /** Normalised image reference. */
+  image: string;
+  /** Whether the job runs the image. */
+  run: boolean;
+  /** Whether the job pushes the image. */
+  push: boolean;
+  /** Registry (never the password). */
+  registry?: { server: string; username: string } | null;
+  /** Build arg names. */
+  build_args?: string[];
+  /** Image id after the build. */
+  image_id: string | null;
+  /** Digest after a push. */
+  digest: string | null;
+  /** The container after a run. */
+  container: { id: string; url: string } | null;
+  /** Error message of a failed job. */
+  error: string | null;
+}
+
+/** Whether a job status is final. */
+export function isFinished(status: JobStatus): boolean {
+  return status !== 'queued' && status !== 'running';
+}
+
+/** One event of a job's stream. */
+export interface IJobEvent {
+  /** Sequence number (the SSE id). */
+  seq: number;
+  /** Time (ISO). */
+  time: string;
+  /** Phase. */
+  phase: string;
+  /** One log line or a sentence. */
+  message: string;
+  /** Progress of a step or layer. */
+  progress?: { kind: string; current: number; total: number; id?: string };
+  /** On ready: image. */
+  image?: string;
+  /** On ready after a run: URL. */
+  url?: string;
+  /** On failed: the error. */
+  error?: string;
+  /** Other fields. */
+  [key: string]: unknown;
+}
+
+/** The terminal phases of a job. */
+export const TERMINAL_PHASES = ['ready', 'failed', 'cancelled'];
+
+/** A configured registry (never its password). */
+export interface IRegistry {
+  /** Registry name. */
+  name: string;
+  /** host[:port]. */
+  server: string;
+  /** User name. */
+  username: string;
+}
+
+/** Start a build job. */
+export function startBuild(body: IBuildRequest): Promise<IJob> {
+  return requestAPI<IJob>('builds', {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+}
+
+/** List jobs, newest first. */
+export async function listBuilds(): Promise<IJob[]> {
+  return (await requestAPI<{ builds: IJob[] }>('builds')).builds;
+}
+
+/** Get one job. */
+export function getBuild(id: string): Promise<IJob> {
+  return requestAPI<IJob>(`builds/${encodeURIComponent(id)}`);
+}
+
+/** Cancel an active job. */
+export function cancelBuild(id: string): Promise<IJob> {
+  return requestAPI<IJob>(`builds/${encodeURIComponent(id)}/cancel`, {
+    method: 'POST'
+  });
+}
+
+/** Forget a finished job and its log. */
+export async function forgetBuild(id: string): Promise<void> {
+  await requestAPI<null>(`builds/${encodeURIComponent(id)}`, {
+    method: 'DELETE'
+  });
+}
+
+/** The configured registries. */
+export async function listRegistries(): Promise<IRegistry[]> {
+  return (await requestAPI<{ registries: IRegistry[] }>('registries'))
+    .registries;
+}

@@ -3,8 +3,19 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 import * as React from 'react';
 
-import { APIError, getEngine, IEngineStatus } from './api';
+import {
+  APIError,
+  forgetBuild,
+  getEngine,
+  IEngineStatus,
+  IJob,
+  IRegistry,
+  listBuilds,
+  listRegistries
+} from './api';
+import { BuildForm } from './buildForm';
 import { EngineStatus } from './engineStatus';
+import { JobList } from './jobs';
 import { containerIcon } from './icons';
 
 /**
@@ -21,6 +32,7 @@ export class ImagesPanel extends ReactWidget {
    */
   constructor(options: ImagesPanel.IOptions) {
     super();
+    this._options = options;
     this._trans = options.translator.load('jupyter_r2d');
     this.id = 'jupyter-r2d-images';
     this.title.icon = containerIcon;
@@ -48,6 +60,36 @@ export class ImagesPanel extends ReactWidget {
     return this._engineChanged;
   }
 
+  /** The folder the build form builds (relative to the server root). */
+  get folder(): string {
+    return this._folder;
+  }
+  set folder(value: string) {
+    if (value !== this._folder) {
+      this._folder = value;
+      this.update();
+    }
+  }
+
+  /** The jobs shown in the history. */
+  get jobs(): IJob[] {
+    return this._jobs;
+  }
+
+  /** Refresh the job history and the registries. */
+  async refreshJobs(): Promise<void> {
+    try {
+      this._jobs = await listBuilds();
+      if (!this._registriesLoaded) {
+        this._registries = await listRegistries();
+        this._registriesLoaded = true;
+      }
+    } catch {
+      // shown by the engine status
+    }
+    this.update();
+  }
+
   /**
    * Fetch the engine status again.
    */
@@ -57,6 +99,7 @@ export class ImagesPanel extends ReactWidget {
     try {
       this._engine = await getEngine();
       this._error = null;
+      void this.refreshJobs();
     } catch (error) {
       this._engine = null;
       this._error =
@@ -82,6 +125,7 @@ export class ImagesPanel extends ReactWidget {
   }
 
   protected render(): JSX.Element {
+    const ready = !!this._engine?.available;
     return (
       <div className="jp-r2d-panel-content">
         <header className="jp-r2d-header">
@@ -94,11 +138,55 @@ export class ImagesPanel extends ReactWidget {
           onRetry={() => void this.refreshEngine()}
           trans={this._trans}
         />
+        {ready && (
+          <section
+            className="jp-r2d-section"
+            aria-label={this._trans.__('Build')}
+          >
+            <h3>{this._trans.__('Build')}</h3>
+            <BuildForm
+              folder={this._folder}
+              registries={this._registries}
+              defaultRun={this._options.defaults?.run ?? false}
+              defaultPush={this._options.defaults?.push ?? false}
+              defaultRegistry={this._options.defaults?.registry ?? ''}
+              disabled={!ready}
+              onStarted={job => {
+                this._jobs = [job, ...this._jobs.filter(j => j.id !== job.id)];
+                this.update();
+                this._options.openLog?.(job);
+              }}
+              trans={this._trans}
+            />
+          </section>
+        )}
+        {ready && (
+          <section
+            className="jp-r2d-section"
+            aria-label={this._trans.__('Jobs')}
+          >
+            <h3>{this._trans.__('Jobs')}</h3>
+            <JobList
+              jobs={this._jobs}
+              trans={this._trans}
+              onOpen={job => this._options.openLog?.(job)}
+              onForget={async job => {
+                await forgetBuild(job.id);
+                await this.refreshJobs();
+              }}
+            />
+          </section>
+        )}
       </div>
     );
   }
 
   private _trans: TranslationBundle;
+  private _options: ImagesPanel.IOptions;
+  private _folder = '';
+  private _jobs: IJob[] = [];
+  private _registries: IRegistry[] = [];
+  private _registriesLoaded = false;
   private _engine: IEngineStatus | null = null;
   private _error: APIError | null = null;
   private _loading = false;
@@ -115,5 +203,9 @@ export namespace ImagesPanel {
   export interface IOptions {
     /** The application translator. */
     translator: ITranslator;
+    /** Open the log tab of a job. */
+    openLog?: (job: IJob) => void;
+    /** Form defaults (from the settings). */
+    defaults?: { run: boolean; push: boolean; registry: string };
   }
 }

@@ -1,0 +1,386 @@
+import { Clipboard, MainAreaWidget, Notification } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+// This module is itself loaded lazily (with the first log tab).
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { FitAddon } from '@xterm/addon-fit';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { Terminal } from '@xterm/xterm';
+
+import {
+  cancelBuild,
+  getBuild,
+  IJob,
+  IJobEvent,
+  isFinished,
+  TERMINAL_PHASES
+} from './api';
+import { containerIcon } from './icons';
+import { followEvents } from './sse';
+
+const ERROR_PATTERN = /(^|\b)(error|failed|fatal)\b/i;
+const PHASES = [
+  'waiting',
+  'fetching',
+  'building',
+  'built',
+  'pushing',
+  'launching',
+  'ready'
+];
+
+/**
+ * The body of a job's log tab: a phase bar, a toolbar and an xterm.js log.
+ */
+export class JobLogContent extends Widget {
+  /**
+   * Create the log view of a job.
+   *
+   * @param jobId - the job to follow
+   * @param trans - translation bundle
+   */
+  constructor(
+    readonly jobId: string,
+    private _trans: TranslationBundle
+  ) {
+    super();
+    this.addClass('jp-r2d-LogView');
+    this.node.innerHTML = '';
+    this._bar = document.createElement('div');
+    this._bar.className = 'jp-r2d-phasebar';
+    this._bar.setAttribute('role', 'status');
+    this._bar.setAttribute('aria-live', 'polite');
+    this._tools = document.createElement('div');
+    this._tools.className = 'jp-r2d-logtools';
+    this._term = document.createElement('div');
+    this._term.className = 'jp-r2d-terminal';
+    this.node.append(this._bar, this._tools, this._term);
+    this._phaseEl = this._span('jp-r2d-phase', '');
+    this._progressEl = this._span('jp-r2d-progress', '');
+    this._elapsedEl = this._span('jp-r2d-elapsed', '');
+    this._steps = document.createElement('ol');
+    this._steps.className = 'jp-r2d-steps';
+    for (const phase of PHASES) {
+      const li = document.createElement('li');
+      li.dataset.phase = phase;
+      li.textContent = phase;
+      this._steps.append(li);
+    }
+    this._bar.append(
+      this._steps,
+      this._phaseEl,
+      this._progressEl,
+      this._elapsedEl
+    );
+    this._cancelBtn = this._button(this._trans.__('Cancel'), 'cancel', () =>
+      this.cancel()
+    );
+    this._button(this._trans.__('Copy log'), 'copy', () => this.copy());
+    this._button(this._trans.__('Download log'), 'download', () =>
+      this.download()
+    );
+    this._errorBtn = this._button(
+      this._trans.__('Jump to first error'),
+      'jump-error',
+      () => this.jumpToError()
+    );
+    this._errorBtn.disabled = true;
+    this._urlBtn = this._button(this._trans.__('Open URL'), 'open-url', () => {
+      if (this._url) {
+        window.open(this._url, '_blank', 'noopener');
+      }
+    });
+    this._urlBtn.hidden = true;
+    this._terminal = new Terminal({
+      convertEol: true,
+      disableStdin: true,
+      scrollback: 200000,
+      fontSize: 12,
+      fontFamily: 'var(--jp-code-font-family), monospace'
+    });
+    this._fit = new FitAddon();
+    this._terminal.loadAddon(this._fit);
+  }
+
+  /** All log lines received so far. */
+  get lines(): readonly string[] {
+    return this._lines;
+  }
+
+  /** The latest phase. */
+  get phase(): string {
+    return this._phase;
+  }
+
+  /** The URL of the running container, once ready. */
+  get url(): string | null {
+    return this._url;
+  }
+
+  /** Start (or resume) following the job. */
+  async start(): Promise<void> {
+    if (this._abort) {
+      return;
+    }
+    this._abort = new AbortController();
+    try {
+      this._job = await getBuild(this.jobId);
+      this._render();
+    } catch {
+      // the stream tells the rest
+    }
+    this._timer = window.setInterval(() => this._renderElapsed(), 1000);
+    await followEvents({
+      jobId: this.jobId,
+      after: this._seq,
+      signal: this._abort.signal,
+      onEvents: events => this._onEvents(events)
+    });
+    window.clearInterval(this._timer);
+    this._renderElapsed();
+  }
+
+  /** Cancel the job. */
+  async cancel(): Promise<void> {
+    try {
+      await cancelBuild(this.jobId);
+    } catch (error) {
+      Notification.error(String((error as Error).message ?? error), {
+        autoClose: 5000
+      });
+    }
+  }
+
+  /** Copy the whole log to the clipboard. */
+  copy(): void {
+    Clipboard.copyToSystem(this._lines.join('\n'));
+  }
+
+  /** Download the log as a text file. */
+  download(): void {
+    const blob = new Blob([this._lines.join('\n') + '\n'], {
+      type: 'text/plain'
+    });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = `r2d-${this.jobId}.log`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  /** Scroll to the first line that looks like an error. */
+  jumpToError(): void {
+    if (this._firstError < 0) {
+      return;
+    }
+    this._terminal.scrollToLine(this._firstError);
+    this._terminal.select(
+      0,
+      this._firstError,
+      this._lines[this._firstError].length
+    );
+  }
+
+  protected onAfterAttach(): void {
+    if (!this._opened) {
+      this._terminal.open(this._term);
+      this._opened = true;
+      if (this._pending.length > 0) {
+        this._flush();
+      }
+    }
+    this._fitSoon();
+    void this.start();
+  }
+
+  protected onResize(): void {
+    this._fitSoon();
+  }
+
+  protected onAfterShow(): void {
+    this._fitSoon();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._abort?.abort();
+    window.clearInterval(this._timer);
+    this._terminal.dispose();
+    super.dispose();
+  }
+
+  private _onEvents(events: IJobEvent[]): void {
+    for (const event of events) {
+      this._seq = event.seq;
+      this._phase = event.phase;
+      if (event.progress) {
+        const p = event.progress;
+        this._progress = `${p.kind} ${p.current}/${p.total}`;
+      }
+      const lines = String(event.message ?? '').split('\n');
+      for (const line of lines) {
+        if (this._firstError < 0 && ERROR_PATTERN.test(line)) {
+          this._firstError = this._lines.length;
+        }
+        this._lines.push(line);
+        this._pending.push(line);
+      }
+      if (event.phase === 'ready' && event.url) {
+        this._url = String(event.url);
+      }
+      if (TERMINAL_PHASES.includes(event.phase)) {
+        this._terminalEvent = event;
+        if (!this._finishedAt) {
+          this._finishedAt = Date.parse(event.time) || Date.now();
+        }
+      }
+    }
+    this._flush();
+    this._render();
+    if (this._terminalEvent && !this._announced) {
+      this._announced = true;
+      this._onFinished(this._terminalEvent);
+    }
+  }
+
+  private _onFinished(event: IJobEvent): void {
+    this._finishedCallbacks.forEach(cb => cb(event));
+  }
+
+  /** Register a callback for the job's terminal event. */
+  onFinished(callback: (event: IJobEvent) => void): void {
+    this._finishedCallbacks.push(callback);
+  }
+
+  private _flush(): void {
+    if (!this._opened || this._pending.length === 0) {
+      return;
+    }
+    const text = this._pending.join('\n') + '\n';
+    this._pending = [];
+    this._terminal.write(text);
+  }
+
+  private _render(): void {
+    const phase = this._phase || this._job?.phase || 'waiting';
+    this.node.dataset.phase = phase;
+    this._phaseEl.textContent = phase;
+    this._progressEl.textContent = this._progress;
+    const idx = PHASES.indexOf(phase);
+    this._steps.querySelectorAll('li').forEach((li, i) => {
+      li.classList.toggle('jp-mod-done', idx >= 0 && i < idx);
+      li.classList.toggle('jp-mod-current', i === idx);
+    });
+    const finished =
+      !!this._terminalEvent ||
+      (this._job ? isFinished(this._job.status) : false);
+    this._cancelBtn.disabled = finished;
+    this._errorBtn.disabled = this._firstError < 0;
+    this._urlBtn.hidden = !this._url;
+    this._renderElapsed();
+  }
+
+  private _renderElapsed(): void {
+    const start = this._job?.started || this._job?.created;
+    if (!start) {
+      return;
+    }
+    const end =
+      this._finishedAt ||
+      (this._job?.finished ? Date.parse(this._job.finished) : Date.now());
+    const seconds = Math.max(0, Math.round((end - Date.parse(start)) / 1000));
+    const m = Math.floor(seconds / 60);
+    const s = seconds % 60;
+    this._elapsedEl.textContent = `${m}:${String(s).padStart(2, '0')}`;
+  }
+
+  private _fitSoon(): void {
+    requestAnimationFrame(() => {
+      if (this._opened && this.isVisible) {
+        try {
+          this._fit.fit();
+        } catch {
+          // not laid out yet
+        }
+      }
+    });
+  }
+
+  private _span(className: string, text: string): HTMLSpanElement {
+    const span = document.createElement('span');
+    span.className = className;
+    span.textContent = text;
+    return span;
+  }
+
+  private _button(
+    label: string,
+    action: string,
+    onClick: () => void
+  ): HTMLButtonElement {
+    const button = document.createElement('button');
+    button.className = 'jp-Button jp-mod-styled jp-mod-reject';
+    button.textContent = label;
+    button.dataset.action = action;
+    button.setAttribute('aria-label', label);
+    button.addEventListener('click', onClick);
+    this._tools.append(button);
+    return button;
+  }
+
+  private _bar: HTMLDivElement;
+  private _tools: HTMLDivElement;
+  private _term: HTMLDivElement;
+  private _steps: HTMLOListElement;
+  private _phaseEl: HTMLSpanElement;
+  private _progressEl: HTMLSpanElement;
+  private _elapsedEl: HTMLSpanElement;
+  private _cancelBtn: HTMLButtonElement;
+  private _errorBtn: HTMLButtonElement;
+  private _urlBtn: HTMLButtonElement;
+  private _terminal: Terminal;
+  private _fit: FitAddon;
+  private _opened = false;
+  private _abort: AbortController | null = null;
+  private _timer = 0;
+  private _job: IJob | null = null;
+  private _seq = 0;
+  private _phase = '';
+  private _progress = '';
+  private _lines: string[] = [];
+  private _pending: string[] = [];
+  private _firstError = -1;
+  private _url: string | null = null;
+  private _terminalEvent: IJobEvent | null = null;
+  private _finishedAt = 0;
+  private _announced = false;
+  private _finishedCallbacks: ((event: IJobEvent) => void)[] = [];
+}
+
+/**
+ * A main-area tab with a job's log.
+ */
+export class JobLogWidget extends MainAreaWidget<JobLogContent> {
+  /**
+   * Create the tab.
+   *
+   * @param jobId - the job
+   * @param trans - translation bundle
+   * @param label - tab label (image name)
+   */
+  constructor(jobId: string, trans: TranslationBundle, label?: string) {
+    super({ content: new JobLogContent(jobId, trans) });
+    this.id = `jupyter-r2d-log-${jobId}`;
+    this.title.icon = containerIcon;
+    this.title.label = label
+      ? trans.__('Build: %1', label)
+      : trans.__('Build %1', jobId);
+    this.title.caption = trans.__('Build log of job %1', jobId);
+    this.title.closable = true;
+    this.addClass('jp-r2d-LogWidget');
+  }
+}
