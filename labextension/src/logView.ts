@@ -223,7 +223,10 @@ export class JobLogContent extends Widget {
       }
       const lines = String(event.message ?? '').split('\n');
       for (const line of lines) {
-        if (this._firstError < 0 && ERROR_PATTERN.test(line)) {
+        if (
+          this._firstError < 0 &&
+          (ERROR_PATTERN.test(line) || event.phase === 'failed')
+        ) {
           this._firstError = this._lines.length;
         }
         this._lines.push(line);
