@@ -264,3 +264,42 @@ export async function listRegistries(): Promise<IRegistry[]> {
   return (await requestAPI<{ registries: IRegistry[] }>('registries'))
     .registries;
 }
+
+/** A local image, as `GET images` lists it. */
+export interface IImage {
+  /** Image id. */
+  id: string;
+  /** repo:tag references. */
+  tags: string[];
+  /** Creation time. */
+  created: string;
+  /** Size in bytes. */
+  size: number;
+  /** Image labels. */
+  labels: { [key: string]: string };
+  /** jupyter_r2d provenance, null for other images. */
+  r2d: {
+    source?: string;
+    ref?: string;
+    commit?: string;
+    dirty?: boolean;
+    job?: string;
+  } | null;
+  /** Whether the image has no tag. */
+  dangling: boolean;
+  /** Whether a container uses it. */
+  in_use: boolean;
+}
+
+/** List local images (optional substring filter). */
+export async function listImages(q = ''): Promise<IImage[]> {
+  const query = q ? `?q=${encodeURIComponent(q)}` : '';
+  return (await requestAPI<{ images: IImage[] }>(`images${query}`)).images;
+}
+
+/** Remove an image by id or name:tag. */
+export async function removeImage(ref: string): Promise<void> {
+  await requestAPI<null>(`images/${encodeURIComponent(ref)}`, {
+    method: 'DELETE'
+  });
+}

@@ -10,9 +10,12 @@ import {
   IEngineStatus,
   IJob,
   IRegistry,
+  IImage,
   listBuilds,
+  listImages,
   listRegistries
 } from './api';
+import { ImageBrowser } from './images';
 import { BuildForm } from './buildForm';
 import { EngineStatus } from './engineStatus';
 import { JobList } from './jobs';
@@ -86,6 +89,12 @@ export class ImagesPanel extends ReactWidget {
       }
     } catch {
       // shown by the engine status
+    }
+    try {
+      this._images = await listImages();
+      this._imagesError = null;
+    } catch (error) {
+      this._imagesError = (error as Error).message;
     }
     this.update();
   }
@@ -177,6 +186,24 @@ export class ImagesPanel extends ReactWidget {
             />
           </section>
         )}
+        {ready && (
+          <section
+            className="jp-r2d-section"
+            aria-label={this._trans.__('Local images')}
+          >
+            <h3>{this._trans.__('Local images')}</h3>
+            {this._imagesError && (
+              <div className="jp-r2d-banner jp-r2d-mod-error" role="alert">
+                {this._trans.__('Cannot list images: %1', this._imagesError)}
+              </div>
+            )}
+            <ImageBrowser
+              images={this._images}
+              trans={this._trans}
+              onChanged={() => void this.refreshJobs()}
+            />
+          </section>
+        )}
       </div>
     );
   }
@@ -187,6 +214,8 @@ export class ImagesPanel extends ReactWidget {
   private _jobs: IJob[] = [];
   private _registries: IRegistry[] = [];
   private _registriesLoaded = false;
+  private _images: IImage[] = [];
+  private _imagesError: string | null = null;
   private _engine: IEngineStatus | null = null;
   private _error: APIError | null = null;
   private _loading = false;

@@ -1,0 +1,225 @@
+import { showDialog, Dialog, Notification } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import { IImage, removeImage } from './api';
+
+/** Human-readable bytes. */
+export function formatSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(value >= 10 || unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** The repository part of an image reference. */
+export function repositoryOf(tag: string): string {
+  const at = tag.lastIndexOf(':');
+  return at > tag.lastIndexOf('/') ? tag.slice(0, at) : tag;
+}
+
+/** Sort keys of the image browser. */
+export type ImageSort = 'created' | 'size' | 'name';
+
+/** One image as shown in a repository group (the tags of that repository). */
+export interface IImageEntry {
+  /** The image. */
+  image: IImage;
+  /** Its tags in this repository (empty for a dangling image). */
+  tags: string[];
+}
+
+/** Group images by repository (an image with several tags shows in each), filtered and sorted. */
+export function groupImages(
+  images: IImage[],
+  filter: string,
+  sort: ImageSort
+): [string, IImageEntry[]][] {
+  const needle = filter.trim().toLowerCase();
+  const groups = new Map<string, IImageEntry[]>();
+  for (const image of images) {
+    const byRepo = new Map<string, string[]>();
+    for (const tag of image.tags) {
+      const repo = repositoryOf(tag);
+      byRepo.set(repo, [...(byRepo.get(repo) ?? []), tag]);
+    }
+    if (image.tags.length === 0) {
+      byRepo.set('<none>', []);
+    }
+    const extra = `${image.id} ${image.r2d?.source ?? ''}`.toLowerCase();
+    for (const [repo, tags] of byRepo) {
+      if (
+        needle &&
+        !repo.toLowerCase().includes(needle) &&
+        !tags.some(t => t.toLowerCase().includes(needle)) &&
+        !extra.includes(needle)
+      ) {
+        continue;
+      }
+      const group = groups.get(repo) ?? [];
+      group.push({ image, tags });
+      groups.set(repo, group);
+    }
+  }
+  const key = (group: IImageEntry[]): number =>
+    sort === 'size'
+      ? -Math.max(...group.map(e => e.image.size))
+      : -Math.max(...group.map(e => Date.parse(e.image.created) || 0));
+  const entries = [...groups.entries()];
+  entries.sort((a, b) =>
+    sort === 'name' ? a[0].localeCompare(b[0]) : key(a[1]) - key(b[1])
+  );
+  return entries;
+}
+
+/**
+ * Props of the image browser.
+ */
+export interface IImageBrowserProps {
+  /** The images. */
+  images: IImage[];
+  /** Refresh after a change. */
+  onChanged: () => void;
+  /** Translation bundle. */
+  trans: TranslationBundle;
+}
+
+/**
+ * The image browser: grouped by repository, with tags, size, age, the
+ * repo2docker badge, dangling/in-use markers, total disk, filter and sort.
+ */
+export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
+  const { trans } = props;
+  const [filter, setFilter] = React.useState('');
+  const [sort, setSort] = React.useState<ImageSort>('created');
+  const groups = React.useMemo(
+    () => groupImages(props.images, filter, sort),
+    [props.images, filter, sort]
+  );
+  const total = props.images.reduce((sum, i) => sum + i.size, 0);
+
+  const remove = async (image: IImage, ref: string) => {
+    if (image.in_use) {
+      await showDialog({
+        title: trans.__('Image in use'),
+        body: trans.__(
+          '%1 is used by a container. Stop the container first, then remove the image.',
+          ref
+        ),
+        buttons: [Dialog.okButton()]
+      });
+      return;
+    }
+    const answer = await showDialog({
+      title: trans.__('Remove image'),
+      body: trans.__('Remove %1 (%2)?', ref, formatSize(image.size)),
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.warnButton({ label: trans.__('Remove') })
+      ]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    try {
+      await removeImage(ref);
+      Notification.success(trans.__('Removed %1', ref), { autoClose: 3000 });
+    } catch (error) {
+      await showDialog({
+        title: trans.__('Cannot remove %1', ref),
+        body: (error as Error).message,
+        buttons: [Dialog.okButton()]
+      });
+    }
+    props.onChanged();
+  };
+
+  return (
+    <div className="jp-r2d-images">
+      <div className="jp-r2d-images-tools">
+        <input
+          className="jp-mod-styled"
+          type="search"
+          placeholder={trans.__('Filter images')}
+          aria-label={trans.__('Filter images')}
+          value={filter}
+          onChange={e => setFilter(e.target.value)}
+        />
+        <select
+          className="jp-mod-styled"
+          aria-label={trans.__('Sort images')}
+          value={sort}
+          onChange={e => setSort(e.target.value as ImageSort)}
+        >
+          <option value="created">{trans.__('Newest')}</option>
+          <option value="size">{trans.__('Largest')}</option>
+          <option value="name">{trans.__('Name')}</option>
+        </select>
+      </div>
+      <div className="jp-r2d-images-total">
+        {trans.__(
+          '%1 images, %2 on disk',
+          props.images.length,
+          formatSize(total)
+        )}
+      </div>
+      <ul className="jp-r2d-image-groups" aria-label={trans.__('Images')}>
+        {groups.map(([repo, entries]) => (
+          <li key={repo} className="jp-r2d-image-group" data-repo={repo}>
+            <div className="jp-r2d-image-repo">{repo}</div>
+            <ul>
+              {entries.map(({ image, tags }) => (
+                <li
+                  key={image.id + tags.join(',')}
+                  className="jp-r2d-image"
+                  data-image={tags[0] ?? image.id}
+                >
+                  <span className="jp-r2d-image-tags">
+                    {tags.length > 0
+                      ? tags.map(t => t.slice(repo.length + 1)).join(', ')
+                      : image.id.slice(7, 19)}
+                  </span>
+                  {image.r2d && (
+                    <span
+                      className="jp-r2d-badge"
+                      title={[image.r2d.source, image.r2d.ref, image.r2d.commit]
+                        .filter(Boolean)
+                        .join(' ')}
+                    >
+                      {trans.__('repo2docker')}
+                    </span>
+                  )}
+                  {image.dangling && (
+                    <span className="jp-r2d-marker">
+                      {trans.__('dangling')}
+                    </span>
+                  )}
+                  {image.in_use && (
+                    <span className="jp-r2d-marker jp-r2d-mod-inuse">
+                      {trans.__('in use')}
+                    </span>
+                  )}
+                  <span className="jp-r2d-image-meta">
+                    {formatSize(image.size)} ·{' '}
+                    {new Date(image.created).toLocaleDateString()}
+                  </span>
+                  <button
+                    className="jp-Button jp-mod-styled jp-mod-reject"
+                    aria-label={trans.__('Remove %1', tags[0] ?? image.id)}
+                    onClick={() => void remove(image, tags[0] ?? image.id)}
+                  >
+                    {trans.__('Remove')}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
