@@ -9,6 +9,7 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { IJob, IJobEvent } from './api';
@@ -44,14 +45,16 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     ICommandPalette,
     ITranslator,
-    IDefaultFileBrowser
+    IDefaultFileBrowser,
+    ISettingRegistry
   ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     translator: ITranslator | null,
-    browser: IDefaultFileBrowser | null
+    browser: IDefaultFileBrowser | null,
+    settingRegistry: ISettingRegistry | null
   ): void => {
     const tr = translator ?? nullTranslator;
     const trans = tr.load('jupyter_r2d');
@@ -110,12 +113,35 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
+    const defaults = { run: false, push: false, registry: '' };
+    let openLogOnBuild = true;
     const panel = new ImagesPanel({
       translator: tr,
+      defaults,
       openLog: (job: IJob) => {
         void openLog(job.id, job.image);
+      },
+      onStarted: (job: IJob) => {
+        if (openLogOnBuild) {
+          void openLog(job.id, job.image);
+        }
       }
     });
+    if (settingRegistry) {
+      void settingRegistry.load(panelPlugin.id).then(settings => {
+        const apply = () => {
+          defaults.run = settings.get('defaultRun').composite as boolean;
+          defaults.push = settings.get('defaultPush').composite as boolean;
+          defaults.registry = settings.get('defaultRegistry')
+            .composite as string;
+          openLogOnBuild = settings.get('openLogOnBuild').composite as boolean;
+          panel.refreshInterval =
+            (settings.get('refreshInterval').composite as number) * 1000;
+        };
+        settings.changed.connect(apply);
+        apply();
+      });
+    }
     app.shell.add(panel, 'left', { rank: 850 });
     if (restorer) {
       restorer.add(panel, 'jupyter-r2d-images');

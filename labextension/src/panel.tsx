@@ -120,9 +120,43 @@ export class ImagesPanel extends ReactWidget {
     }
   }
 
+  /** Milliseconds between refreshes while visible (0: off). */
+  get refreshInterval(): number {
+    return this._interval;
+  }
+  set refreshInterval(value: number) {
+    this._interval = value;
+    this._schedule();
+  }
+
   protected onAfterShow(): void {
     if (!this._engine?.available) {
       void this.refreshEngine();
+    } else {
+      void this.refreshJobs();
+    }
+    this._schedule();
+  }
+
+  protected onAfterHide(): void {
+    this._schedule();
+  }
+
+  dispose(): void {
+    window.clearInterval(this._timer);
+    super.dispose();
+  }
+
+  private _schedule(): void {
+    window.clearInterval(this._timer);
+    this._timer = 0;
+    if (this._interval > 0 && this.isVisible) {
+      // No polling while the panel is hidden.
+      this._timer = window.setInterval(() => {
+        if (this.isVisible && this._engine?.available) {
+          void this.refreshJobs();
+        }
+      }, this._interval);
     }
   }
 
@@ -163,7 +197,7 @@ export class ImagesPanel extends ReactWidget {
               onStarted={job => {
                 this._jobs = [job, ...this._jobs.filter(j => j.id !== job.id)];
                 this.update();
-                this._options.openLog?.(job);
+                this._options.onStarted?.(job);
               }}
               trans={this._trans}
             />
@@ -216,6 +250,8 @@ export class ImagesPanel extends ReactWidget {
   private _registriesLoaded = false;
   private _images: IImage[] = [];
   private _imagesError: string | null = null;
+  private _interval = 10000;
+  private _timer = 0;
   private _engine: IEngineStatus | null = null;
   private _error: APIError | null = null;
   private _loading = false;
@@ -234,6 +270,8 @@ export namespace ImagesPanel {
     translator: ITranslator;
     /** Open the log tab of a job. */
     openLog?: (job: IJob) => void;
+    /** Called when the build form started a job. */
+    onStarted?: (job: IJob) => void;
     /** Form defaults (from the settings). */
     defaults?: { run: boolean; push: boolean; registry: string };
   }
