@@ -10,12 +10,14 @@ import {
 } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { IJob, IJobEvent } from './api';
 import type { JobLogWidget } from './logView';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the sidebar is added at start
 import { ImagesPanel } from './panel';
+import { ActiveJobsStatus } from './status';
 
 /**
  * Command ids of jupyter_r2d.
@@ -46,7 +48,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     ITranslator,
     IDefaultFileBrowser,
-    ISettingRegistry
+    ISettingRegistry,
+    IStatusBar
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -54,7 +57,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     translator: ITranslator | null,
     browser: IDefaultFileBrowser | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    statusBar: IStatusBar | null
   ): void => {
     const tr = translator ?? nullTranslator;
     const trans = tr.load('jupyter_r2d');
@@ -143,6 +147,20 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       });
     }
     app.shell.add(panel, 'left', { rank: 850 });
+    if (statusBar) {
+      const item = new ActiveJobsStatus(trans, () =>
+        app.shell.activateById(panel.id)
+      );
+      statusBar.registerStatusItem('jupyter-r2d:active-jobs', {
+        item,
+        align: 'left',
+        rank: 50,
+        isActive: () => true
+      });
+      panel.jobsChanged.connect((_, jobs) => {
+        item.jobs = jobs;
+      });
+    }
     if (restorer) {
       restorer.add(panel, 'jupyter-r2d-images');
       void restorer.restore(tracker, {

@@ -58,6 +58,11 @@ export class ImagesPanel extends ReactWidget {
     return this._engine;
   }
 
+  /** Emitted when the job list changes. */
+  get jobsChanged(): Signal<this, IJob[]> {
+    return this._jobsChanged;
+  }
+
   /** Emitted when the engine status changes. */
   get engineChanged(): Signal<this, IEngineStatus | null> {
     return this._engineChanged;
@@ -90,6 +95,7 @@ export class ImagesPanel extends ReactWidget {
     } catch {
       // shown by the engine status
     }
+    this._jobsChanged.emit(this._jobs);
     try {
       this._images = await listImages();
       this._imagesError = null;
@@ -196,6 +202,7 @@ export class ImagesPanel extends ReactWidget {
               disabled={!ready}
               onStarted={job => {
                 this._jobs = [job, ...this._jobs.filter(j => j.id !== job.id)];
+                this._jobsChanged.emit(this._jobs);
                 this.update();
                 this._options.onStarted?.(job);
               }}
@@ -251,6 +258,7 @@ export class ImagesPanel extends ReactWidget {
   private _images: IImage[] = [];
   private _imagesError: string | null = null;
   private _interval = 10000;
+  private _jobsChanged = new Signal<this, IJob[]>(this);
   private _timer = 0;
   private _engine: IEngineStatus | null = null;
   private _error: APIError | null = null;

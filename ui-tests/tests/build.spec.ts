@@ -140,4 +140,79 @@ test.describe('Build from the file browser', () => {
       panel.locator('.jp-r2d-job[data-status="cancelled"]').first()
     ).toBeVisible();
   });
+
+  test.fixme('push to the auth registry with a typed password leaves no trace of it', async ({
+    page
+  }) => {
+    const registry = process.env.R2D_TEST_AUTH_REGISTRY || '127.0.0.1:5556';
+    const user = process.env.R2D_TEST_AUTH_USER || 'r2d-tester';
+    const password = fs
+      .readFileSync(
+        process.env.R2D_TEST_AUTH_PASSWORD_FILE ||
+          '/var/lib/r2d-testbed/password',
+        'utf-8'
+      )
+      .trim();
+    const name = unique('r2dui-push');
+    makeRepo(name, serveDockerfile);
+    const panel = await openFolder(page, name);
+    await panel.locator('input[name="image"]').fill(`${registry}/${name}:v1`);
+    await panel.locator('input[name="push"]').check();
+    await panel
+      .getByRole('combobox', { name: 'Registry' })
+      .selectOption('__inline__');
+    await panel.locator('input[name="server"]').fill(registry);
+    await panel.locator('input[name="username"]').fill(user);
+    await panel.locator('input[name="password"]').fill(password);
+    await panel.getByRole('button', { name: 'Build' }).click();
+    await expect(panel.locator('input[name="password"]')).toHaveValue('');
+    const log = page.locator('.jp-r2d-LogView');
+    await expect(log).toHaveAttribute('data-phase', 'ready', {
+      timeout: 120000
+    });
+    const auth = Buffer.from(`${user}:${password}`).toString('base64');
+    const tags = await page.request.get(
+      `http://${registry}/v2/${name}/tags/list`,
+      { headers: { Authorization: `Basic ${auth}` } }
+    );
+    expect((await tags.json()).tags).toContain('v1');
+    // The password is nowhere: page text, the log, the job list.
+    expect(await page.locator('body').innerText()).not.toContain(password);
+    const logText = await page.evaluate(async () => {
+      const r = await fetch('/r2d/api/builds');
+      return r.text();
+    });
+    expect(logText).not.toContain(password);
+  });
+
+  test.fixme('a reload mid-build resumes the log without lost or duplicated lines', async ({
+    page
+  }) => {
+    const name = unique('r2dui-reload');
+    const steps = Array.from(
+      { length: 20 },
+      (_, i) => `RUN echo line-${i} && sleep 0.3`
+    );
+    makeRepo(name, [`FROM ${BASE}`, ...steps, ''].join('\n'));
+    const panel = await openFolder(page, name);
+    await panel.locator('input[name="image"]').fill(`${name}:v1`);
+    await panel.getByRole('button', { name: 'Build' }).click();
+    const log = page.locator('.jp-r2d-LogView');
+    await expect(log).toHaveAttribute('data-phase', 'building', {
+      timeout: 60000
+    });
+    await page.reload();
+    await page.waitForSelector('.jp-LabShell');
+    const restored = page.locator('.jp-r2d-LogView');
+    await expect(restored).toHaveAttribute('data-phase', 'ready', {
+      timeout: 120000
+    });
+    const rows = await page.evaluate(() => {
+      const w = (window as any).jupyterapp.shell.currentWidget;
+      return w?.content?.lines as string[];
+    });
+    for (let i = 0; i < 20; i++) {
+      expect(rows.filter(l => l.includes(`echo line-${i} `)).length).toBe(1);
+    }
+  });
 });
