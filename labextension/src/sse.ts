@@ -29,7 +29,9 @@ export function parseSSE(buffer: string): {
   rest: string;
 } {
   const events: { id: string | null; data: string }[] = [];
-  const normalised = buffer.replace(/\r\n?/g, '\n');
+  const normalised = buffer.includes('\r')
+    ? buffer.replace(/\r\n?/g, '\n')
+    : buffer;
   const blocks = normalised.split('\n\n');
   const rest = blocks.pop() ?? '';
   for (const block of blocks) {
