@@ -242,12 +242,13 @@ class ImageHandler(R2DHandler):
 
 
 class PruneHandler(R2DHandler):
-    """``POST images/prune``: remove dangling images built by jupyter_r2d."""
+    """``POST images/prune[?dry_run=true]``: remove (or list) dangling jupyter_r2d images."""
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        self.write_json(await self.engine.prune())
+        dry_run = self.get_query_argument("dry_run", "false").lower() in ("1", "true", "yes")
+        self.write_json(await self.engine.prune(dry_run=dry_run))
 
 
 class ContainersHandler(R2DHandler):

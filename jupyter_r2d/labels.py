@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+from typing import Any
+
 PREFIX = "jupyter_r2d."
 
 #: On images: where the build came from.
@@ -15,10 +18,44 @@ JOB = PREFIX + "job"  # id of the build job that made the image / started the co
 
 #: On containers a run started (so containers() and stop() only touch ours).
 RUN = PREFIX + "run"  # always "true"
-URL = PREFIX + "url"  # URL the run published (with its token)
+PORT = PREFIX + "port"  # container port the run published
+URL_PATH = PREFIX + "url_path"  # path (and token query) of the run's URL
 IMAGE = PREFIX + "image"  # image reference the run started
 
 #: repo2docker's own labels, which it puts on the images it builds.
 R2D_REPO = "repo2docker.repo"
 R2D_REF = "repo2docker.ref"
 R2D_VERSION = "repo2docker.version"
+
+
+def describe(image_labels: dict[str, str]) -> dict[str, Any] | None:
+    """Provenance of an image from its labels; None when neither we nor repo2docker built it."""
+    if JOB not in image_labels and R2D_VERSION not in image_labels:
+        return None
+    return {
+        "source": image_labels.get(SOURCE) or image_labels.get(R2D_REPO) or None,
+        "ref": image_labels.get(REF) or image_labels.get(R2D_REF) or None,
+        "commit": image_labels.get(COMMIT) or None,
+        "dirty": image_labels.get(DIRTY) == "true",
+        "subdir": image_labels.get(SUBDIR) or None,
+        "buildpack": image_labels.get(BUILDPACK) or None,
+        "job": image_labels.get(JOB) or None,
+        "repo2docker_version": image_labels.get(R2D_VERSION) or None,
+    }
+
+
+def reproduce_command(image_labels: dict[str, str], image: str | None) -> str | None:
+    """The repo2docker command that rebuilds this image from its source, when one is known."""
+    info = describe(image_labels)
+    if info is None or not info["source"]:
+        return None
+    args = ["repo2docker", "--no-run"]
+    if image:
+        args += ["--image-name", image]
+    ref = info["commit"] or info["ref"]
+    if ref and not info["dirty"]:
+        args += ["--ref", ref]
+    if info["subdir"]:
+        args += ["--subdir", info["subdir"]]
+    args.append(info["source"])
+    return shlex.join(args)

@@ -319,3 +319,12 @@ def git_server(tmp_path: Path) -> Iterator[GitServer]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_renderer() -> Iterator[None]:
+    """Stop repo2docker's worker process before the interpreter exits."""
+    yield
+    from jupyter_r2d.render import shutdown_renderer
+
+    shutdown_renderer()

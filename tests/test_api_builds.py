@@ -106,7 +106,7 @@ async def test_build_run_push_followed_by_two_clients(
     mine = [c for c in containers["containers"] if c["id"] == record["container"]["id"]]
     assert mine and mine[0]["job_id"] == job_id and mine[0]["url"] == ready["url"]
     with pytest.raises(HTTPClientError) as err:
-        await call(jp_fetch, "images", requests.utils.quote(image, safe=""), method="DELETE")
+        await call(jp_fetch, "images", image, method="DELETE")
     assert err.value.code == 409
     code, _, _ = await call(jp_fetch, "containers", record["container"]["id"], method="DELETE")
     assert code == 204

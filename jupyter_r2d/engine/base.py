@@ -260,6 +260,10 @@ class ContainerEngine(ABC):
         """Remove an image; raises NotFound, or Conflict when a container uses it."""
 
     @abstractmethod
+    async def prune(self, dry_run: bool = False) -> dict[str, Any]:
+        """Remove dangling images built by jupyter_r2d: ``{removed, skipped, space_reclaimed}``."""
+
+    @abstractmethod
     async def containers(self) -> list[ContainerInfo]:
         """Containers started by runs of this extension."""
 

@@ -7,11 +7,24 @@ Image queries, push and run come from :class:`DockerApiEngine`; the build (and a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import shutil
+import signal
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+from ..errors import BuildFailed, EngineUnavailable
+from .base import BuildEvent, BuildRequest, EventSink, RegistryCredentials
+from .credentials import private_docker_config, redactor
 from .dockerapi import DockerApiEngine
+from .progress import ProgressTranslator, RawJsonDecoder
+
+#: Seconds between SIGTERM and SIGKILL when a build is cancelled (the limit is 2 s in all).
+_TERM_GRACE = 1.0
 
 
 async def _capture(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -71,3 +84,144 @@ class BuildxEngine(DockerApiEngine):
         if status["available"] and error:
             status.update(available=False, error=error)
         return status
+
+    async def _build(
+        self, request: BuildRequest, on_event: EventSink
+    ) -> tuple[str | None, str | None]:
+        """``docker buildx build --progress=rawjson``; ``--load``/``--push`` by intent."""
+        context = request.context
+        assert context is not None
+        _, driver, error = await self.builder_info()
+        if error:
+            raise EngineUnavailable(f"buildx builder unavailable: {error}")
+        # The docker driver's output is the daemon's image store and it cannot push without
+        # it: push afterwards (phase "pushing"). Other drivers push straight from BuildKit and
+        # load only what a run needs, so build+push never touches the local store.
+        direct_push = request.push and driver != "docker"
+        load = request.run and driver != "docker"
+        where = f"builder {self.builder}" if self.builder else "the default builder"
+        message = f"Building {request.image} with buildx ({where}, driver {driver})"
+        on_event(BuildEvent("building", message))
+        scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="jupyter-r2d-buildx-"))
+        try:
+            iidfile, metadata = scratch / "iid", scratch / "metadata.json"
+            args = [
+                self.docker_cli, "buildx", "build", "--progress=rawjson",
+                "--iidfile", str(iidfile), "--metadata-file", str(metadata),
+                "--tag", request.image,
+            ]  # fmt: skip
+            if self.builder:
+                args += ["--builder", self.builder]
+            for key, value in {**context.labels, **request.labels}.items():
+                args += ["--label", f"{key}={value}"]
+            for key, value in {**context.build_args, **request.build_args}.items():
+                args += ["--build-arg", f"{key}={value}"]
+            if load:
+                args.append("--load")
+            if direct_push:
+                args.append("--push")
+            if context.tarball is not None:
+                args += ["--", "-"]  # the context tar comes on stdin
+            else:
+                assert context.path is not None
+                args += ["--file", str(context.path / context.dockerfile), "--", str(context.path)]
+            async with self._docker_config(request.credentials) as config_dir:
+                env = self.cli_env()
+                if config_dir is not None:
+                    env["DOCKER_CONFIG"] = str(config_dir)
+                await self._run_buildx(args, env, context.tarball, request, on_event)
+            image_id = await asyncio.to_thread(_read_text, iidfile)
+            digest = None
+            if direct_push:
+                data = json.loads(await asyncio.to_thread(_read_text, metadata) or "{}")
+                digest = data.get("containerimage.digest")
+                on_event(BuildEvent("pushing", f"Pushed {request.image} ({digest})"))
+            return image_id or None, digest
+        finally:
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
+
+    @contextlib.asynccontextmanager
+    async def _docker_config(
+        self, credentials: RegistryCredentials | None
+    ) -> AsyncIterator[Path | None]:
+        """The job's private DOCKER_CONFIG (None without credentials); gone afterwards."""
+        if credentials is None:
+            yield None
+            return
+        manager = private_docker_config(credentials)
+        path = await asyncio.to_thread(manager.__enter__)
+        try:
+            yield path
+        finally:
+            await asyncio.to_thread(manager.__exit__, None, None, None)
+
+    async def _run_buildx(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        tarball: Path | None,
+        request: BuildRequest,
+        on_event: EventSink,
+    ) -> None:
+        """Run buildx in its own process group, turning its output into events."""
+        redact = redactor(request.credentials)
+        translator = ProgressTranslator(on_event, redact)
+        decoder = RawJsonDecoder()
+        stdin = await asyncio.to_thread(open, tarball, "rb") if tarball else None
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=stdin if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # cancel kills buildx and anything it started
+            )
+        except OSError as err:
+            raise EngineUnavailable(f"cannot start {self.docker_cli} buildx: {err}") from err
+        finally:
+            if stdin is not None:
+                stdin.close()
+        try:
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                for item in decoder.feed(chunk):
+                    translator.handle(item)
+            for item in decoder.close():
+                translator.handle(item)
+            translator.finish()
+            code = await proc.wait()
+        except BaseException:
+            await _kill_group(proc)
+            raise
+        if code != 0:
+            reason = translator.errors[-1] if translator.errors else _last_error(translator.tail)
+            raise BuildFailed(redact(f"Build failed: {reason}"))
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM the process group, SIGKILL it if it lingers; reap the child."""
+    if proc.returncode is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, _TERM_GRACE), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            await asyncio.wait_for(proc.wait(), wait)
+            return
+        except asyncio.TimeoutError:
+            continue
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _last_error(tail: list[str]) -> str:
+    for line in reversed(tail):
+        if line.startswith("ERROR"):
+            return line.removeprefix("ERROR:").strip()
+    return tail[-1] if tail else "docker buildx build failed"

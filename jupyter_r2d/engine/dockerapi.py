@@ -1,30 +1,61 @@
 """The docker-api engine: docker-py against the daemon (local socket or remote DOCKER_HOST).
 
 Builds with the classic builder; also holds the image, container, push and run operations
-that the buildx engine reuses. docker-py is synchronous, so every call runs in a thread.
+that the buildx engine reuses. docker-py is synchronous, so every call runs in a thread;
+streams (build, push) get a client of their own whose socket a cancel can shut.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
+import secrets
 import socket
 import threading
-from collections.abc import Callable
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import docker
 import requests
+from docker.auth import AuthConfig
 from docker.constants import DEFAULT_DOCKER_API_VERSION
-from docker.errors import DockerException
+from docker.errors import APIError, DockerException
+from docker.errors import NotFound as DockerNotFound
+from docker.utils import parse_repository_tag
 
-from ..errors import EngineUnavailable
-from .base import BuildRequest, ContainerEngine, ContainerInfo, EventSink
+from .. import labels
+from ..errors import BuildFailed, Conflict, EngineUnavailable, InvalidRequest, NotFound
+from ..validation import parse_image_reference
+from .base import (
+    BuildEvent,
+    BuildRequest,
+    ContainerEngine,
+    ContainerInfo,
+    EventSink,
+    Progress,
+    RegistryCredentials,
+)
+from .credentials import auth_key, redactor, registry_host
 
 #: Oldest Engine API we speak (Debian 12's docker.io 20.10).
 MIN_API_VERSION = "1.41"
 
 DEFAULT_UNIX_SOCKET = "unix:///var/run/docker.sock"
+
+#: The port repo2docker images serve Jupyter on.
+JUPYTER_PORT = 8888
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) : ")
+_IMAGE_ID = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# Seconds between two progress events of one pushed layer.
+_PUSH_PROGRESS_INTERVAL = 0.5
 
 
 def _probe(address: str, describe: Callable[[Exception], str]) -> None:
@@ -42,6 +73,49 @@ def _probe(address: str, describe: Callable[[Exception], str]) -> None:
                     raise EngineUnavailable(describe(err)) from err
 
 
+def _iso(epoch: int | float | None) -> str | None:
+    if not epoch:
+        return None
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def check_ref(ref: str) -> str:
+    """An image id (full or short) or a valid reference; else InvalidRequest naming ``ref``."""
+    if _IMAGE_ID.match(ref):
+        return ref
+    parse_image_reference(ref, "ref")
+    return ref
+
+
+def _lines(text: str) -> Iterator[str]:
+    for line in text.replace("\r\n", "\n").split("\n"):
+        line = line.rsplit("\r", 1)[-1].rstrip()
+        if line:
+            yield line
+
+
+class _StreamClient(docker.APIClient):
+    """An APIClient for one streamed call; remembers the response so a cancel can shut it."""
+
+    response: requests.Response | None = None
+    aborted = False
+
+    def _stream_helper(self, response: requests.Response, decode: bool = False) -> Any:
+        self.response = response
+        if self.aborted:
+            self.abort()
+        return super()._stream_helper(response, decode)
+
+    def abort(self) -> None:
+        """Shut the stream's socket: the reading thread wakes up, the daemon sees the hangup."""
+        self.aborted = True
+        if self.response is not None:
+            with contextlib.suppress(Exception):
+                self._get_raw_response_socket(self.response).shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            self.close()
+
+
 class DockerApiEngine(ContainerEngine):
     """Engine over the Docker Engine API through docker-py."""
 
@@ -51,6 +125,7 @@ class DockerApiEngine(ContainerEngine):
         self.docker_host = docker_host
         self.builder = builder
         self._client: docker.APIClient | None = None
+        self._client_kwargs: dict[str, Any] = {}
         self._client_lock = threading.Lock()
 
     def client(self) -> docker.APIClient:
@@ -73,7 +148,17 @@ class DockerApiEngine(ContainerEngine):
                     key=lambda v: tuple(map(int, v.split("."))),
                 )
                 self._client = client
+                self._client_kwargs = {**kwargs, "version": client._version}
             return self._client
+
+    def _stream_client(self, credentials: RegistryCredentials | None = None) -> _StreamClient:
+        """A fresh client for one streamed call; with ``credentials``, only those (in memory)."""
+        self.client()
+        client = _StreamClient(timeout=None, **self._client_kwargs)
+        if credentials is not None:
+            auth = credentials.auth_config()
+            client._auth_configs = AuthConfig({"auths": {auth_key(credentials.server): auth}})
+        return client
 
     def _unreachable(self, err: Exception) -> str:
         address = self.docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_UNIX_SOCKET
@@ -102,32 +187,456 @@ class DockerApiEngine(ContainerEngine):
         if client is not None:
             await asyncio.to_thread(client.close)
 
-    # The operations below are completed in the engine work (issue 3).
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One docker-py call in a thread, its errors turned into domain errors."""
+
+        def work() -> Any:
+            try:
+                return fn(self.client(), *args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as err:
+                with self._client_lock:
+                    self._client = None
+                raise EngineUnavailable(self._unreachable(err)) from err
+
+        return await asyncio.to_thread(work)
+
+    async def _stream(
+        self,
+        credentials: RegistryCredentials | None,
+        start: Callable[[_StreamClient], Iterable[dict[str, Any]]],
+        handle: Callable[[dict[str, Any]], None],
+    ) -> None:
+        """Read a docker-py stream in a thread; a cancel shuts its socket and waits for it."""
+        client = await asyncio.to_thread(self._stream_client, credentials)
+
+        def work() -> None:
+            try:
+                for chunk in start(client):
+                    if client.aborted:
+                        return
+                    handle(chunk)
+            except (requests.RequestException, OSError, ValueError):
+                if client.aborted:
+                    return
+                raise
+            except DockerException as err:
+                if client.aborted:
+                    return
+                raise BuildFailed(str(err)) from err
+
+        future = asyncio.ensure_future(asyncio.to_thread(work))
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            client.abort()
+            await asyncio.wait({future}, timeout=10)
+            raise
+        finally:
+            await asyncio.to_thread(client.close)
+
+    # --- build ---------------------------------------------------------------------------------
+
     async def _build(
         self, request: BuildRequest, on_event: EventSink
     ) -> tuple[str | None, str | None]:
-        raise NotImplementedError
+        """Classic builder: intermediate containers removed even when a step fails."""
+        context = request.context
+        assert context is not None
+        redact = redactor(request.credentials)
+        build_labels = {**context.labels, **request.labels}
+        build_args = {**context.build_args, **request.build_args}
+        on_event(BuildEvent("building", f"Building {request.image} (docker-api, classic builder)"))
+        state: dict[str, Any] = {"id": None, "error": None, "tail": []}
+
+        def start(client: _StreamClient) -> Iterable[dict[str, Any]]:
+            kwargs: dict[str, Any] = {
+                "tag": request.image,
+                "rm": True,
+                "forcerm": True,
+                "decode": True,
+                "labels": build_labels,
+                "buildargs": build_args,
+            }
+            if context.tarball is not None:
+                state["file"] = open(context.tarball, "rb")  # noqa: SIM115 - closed below
+                kwargs.update(fileobj=state["file"], custom_context=True)
+            else:
+                kwargs.update(path=str(context.path), dockerfile=context.dockerfile)
+            stream: Iterable[dict[str, Any]] = client.build(**kwargs)
+            return stream
+
+        def handle(chunk: dict[str, Any]) -> None:
+            if "stream" in chunk:
+                for line in _lines(str(chunk["stream"])):
+                    step = _STEP.match(line)
+                    progress = (
+                        Progress("step", int(step.group(1)), int(step.group(2))) if step else None
+                    )
+                    line = redact(line)
+                    state["tail"] = [*state["tail"][-19:], line]
+                    on_event(BuildEvent("building", line, progress))
+            elif "aux" in chunk and isinstance(chunk["aux"], dict) and chunk["aux"].get("ID"):
+                state["id"] = chunk["aux"]["ID"]
+            elif "error" in chunk:
+                state["error"] = redact(str(chunk.get("error") or "").strip())
+                on_event(BuildEvent("building", f"ERROR: {state['error']}"))
+
+        try:
+            await self._stream(request.credentials, start, handle)
+        finally:
+            if "file" in state:
+                state["file"].close()
+        if state["error"]:
+            raise BuildFailed(f"Build failed: {state['error']}")
+        image_id = state["id"] or await self._existing_image_id(request.image)
+        return image_id, None
 
     async def _existing_image_id(self, image: str) -> str:
-        raise NotImplementedError
+        data = await self.inspect_raw(image)
+        return str(data["Id"])
+
+    async def inspect_raw(self, ref: str) -> dict[str, Any]:
+        """docker inspect of an image; NotFound with a readable message."""
+        check_ref(ref)
+        try:
+            return dict(await self._call(lambda c: c.inspect_image(ref)))
+        except DockerNotFound:
+            raise NotFound(f"No image {ref} on this machine") from None
+
+    # --- push ----------------------------------------------------------------------------------
 
     async def _push(self, request: BuildRequest, on_event: EventSink) -> str:
-        raise NotImplementedError
+        """Push through the daemon with ``auth_config`` (nothing written to disk)."""
+        repository, tag = parse_repository_tag(request.image)
+        tag = tag or "latest"
+        redact = redactor(request.credentials)
+        registry = registry_host(repository) if "/" in repository else "docker.io"
+        on_event(BuildEvent("pushing", f"Pushing {repository}:{tag}"))
+        state: dict[str, Any] = {"digest": None, "error": None, "seen": {}, "layers": {}}
+
+        def start(client: _StreamClient) -> Iterable[dict[str, Any]]:
+            kwargs: dict[str, Any] = {"tag": tag, "stream": True, "decode": True}
+            if request.credentials is not None:
+                kwargs["auth_config"] = request.credentials.auth_config()
+            stream: Iterable[dict[str, Any]] = client.push(repository, **kwargs)
+            return stream
+
+        def handle(chunk: dict[str, Any]) -> None:
+            if "error" in chunk:
+                state["error"] = redact(str(chunk.get("error") or "").strip())
+                return
+            aux = chunk.get("aux")
+            if isinstance(aux, dict) and aux.get("Digest"):
+                state["digest"] = aux["Digest"]
+                return
+            status, layer = str(chunk.get("status", "")), chunk.get("id")
+            if not status:
+                return
+            if not layer:
+                on_event(BuildEvent("pushing", redact(status)))
+                return
+            state["layers"].setdefault(layer, len(state["layers"]) + 1)
+            detail = chunk.get("progressDetail") or {}
+            now = time.monotonic()
+            last_status, last_time = state["seen"].get(layer, ("", 0.0))
+            if status == last_status and now - last_time < _PUSH_PROGRESS_INTERVAL:
+                return
+            state["seen"][layer] = (status, now)
+            current, total = detail.get("current"), detail.get("total")
+            progress = Progress("layer", int(current or 0), total, layer) if current else None
+            on_event(BuildEvent("pushing", f"{layer}: {status}", progress))
+
+        await self._stream(request.credentials, start, handle)
+        if state["error"]:
+            raise BuildFailed(_push_error(state["error"], registry, request.credentials))
+        if not state["digest"]:
+            raise BuildFailed(f"Push of {request.image} ended without a digest")
+        on_event(BuildEvent("pushing", f"Pushed {repository}:{tag} ({state['digest']})"))
+        return str(state["digest"])
+
+    # --- run -----------------------------------------------------------------------------------
 
     async def _run(self, request: BuildRequest, on_event: EventSink) -> ContainerInfo:
-        raise NotImplementedError
+        """Start detached, ports on the configured address only; ready once the URL answers."""
+        options = request.run_options
+        on_event(BuildEvent("launching", f"Starting a container from {request.image}"))
+        image = await self.inspect_raw(request.image)
+        config = image.get("Config") or {}
+        env = dict(options.env)
+        url_path = "/"
+        if "repo2docker-entrypoint" in " ".join(config.get("Entrypoint") or []):
+            # repo2docker's buildpacks serve Jupyter on 8888; a generated token guards it.
+            # (Dockerfile repos carry repo2docker's labels too, but run their own command.)
+            port: int | None = JUPYTER_PORT
+            token = secrets.token_urlsafe(24)
+            env["JUPYTER_TOKEN"] = token
+            url_path = f"/?token={token}"
+        else:
+            port = _first_port(config.get("ExposedPorts") or {})
+        container_labels = {
+            labels.RUN: "true",
+            labels.IMAGE: request.image,
+            labels.JOB: request.job_id or "",
+        }
+        if port is not None:
+            container_labels.update({labels.PORT: str(port), labels.URL_PATH: url_path})
+        name = f"jupyter-r2d-{request.job_id or secrets.token_hex(6)}"
 
-    async def images(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        def create(client: docker.APIClient) -> str:
+            host_config = client.create_host_config(
+                port_bindings={port: (options.host_address,)} if port is not None else None,
+                binds=list(options.mounts) or None,
+            )
+            created = client.create_container(
+                request.image,
+                name=name,
+                detach=True,
+                environment=env,
+                labels=container_labels,
+                ports=[port] if port is not None else None,
+                host_config=host_config,
+            )
+            return str(created["Id"])
 
-    async def inspect_image(self, ref: str) -> dict[str, Any]:
-        raise NotImplementedError
+        container_id = await self._call(create)
+        try:
+            await self._call(lambda c: c.start(container_id))
+            info = await self._container_info(container_id)
+            if info.url is None:
+                on_event(BuildEvent("launching", "The image exposes no port: no URL to open"))
+            else:
+                on_event(BuildEvent("launching", f"Waiting for {_without_token(info.url)}"))
+                await self._wait_ready(container_id, info.url, options.ready_timeout)
+            return await self._container_info(container_id)
+        except BaseException:
+            # A failed or cancelled launch leaves no container behind.
+            await asyncio.shield(self._remove_container(container_id))
+            raise
 
-    async def remove_image(self, ref: str) -> None:
-        raise NotImplementedError
+    async def _wait_ready(self, container_id: str, url: str, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            state = (await self._call(lambda c: c.inspect_container(container_id)))["State"]
+            if not state.get("Running"):
+                logs = await self._call(lambda c: c.logs(container_id, tail=20))
+                tail = logs.decode("utf-8", "replace").strip()
+                raise BuildFailed(
+                    f"The container exited with code {state.get('ExitCode')} before its URL "
+                    f"answered" + (f":\n{tail}" if tail else "")
+                )
+            if await asyncio.to_thread(_answers, url):
+                return
+            if loop.time() > deadline:
+                raise BuildFailed(f"{_without_token(url)} did not answer within {timeout:g} s")
+            await asyncio.sleep(0.25)
+
+    async def _remove_container(self, container_id: str) -> None:
+        with contextlib.suppress(DockerException, EngineUnavailable):
+            await self._call(lambda c: c.remove_container(container_id, force=True))
+
+    async def _container_info(self, container_id: str) -> ContainerInfo:
+        listed = await self._call(
+            lambda c: c.containers(all=True, filters={"id": container_id, "label": labels.RUN})
+        )
+        if not listed:
+            raise NotFound(f"No container {container_id} started by jupyter_r2d")
+        return _container_from_listing(listed[0])
 
     async def containers(self) -> list[ContainerInfo]:
-        raise NotImplementedError
+        """Containers started by runs (labelled ``jupyter_r2d.run``), newest first."""
+        listed = await self._call(
+            lambda c: c.containers(all=True, filters={"label": f"{labels.RUN}=true"})
+        )
+        return [_container_from_listing(item) for item in listed]
 
     async def stop(self, container_id: str) -> None:
-        raise NotImplementedError
+        """Stop and remove a container a run started; other containers are not ours."""
+        if not re.fullmatch(r"[0-9a-f]{6,64}|[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}", container_id):
+            raise InvalidRequest("container", "not a container id or name")
+        try:
+            data = await self._call(lambda c: c.inspect_container(container_id))
+        except DockerNotFound:
+            raise NotFound(f"No container {container_id}") from None
+        if (data.get("Config", {}).get("Labels") or {}).get(labels.RUN) != "true":
+            raise NotFound(f"No container {container_id} started by jupyter_r2d")
+        await self._call(lambda c: c.remove_container(data["Id"], force=True))
+
+    # --- images ----------------------------------------------------------------------------------
+
+    async def images(self) -> list[dict[str, Any]]:
+        """Local images with decoded jupyter_r2d labels, dangling and in-use flags."""
+
+        def listing(client: docker.APIClient) -> tuple[list[dict[str, Any]], set[str]]:
+            in_use = {str(c.get("ImageID")) for c in client.containers(all=True)}
+            return client.images(), in_use
+
+        images, in_use = await self._call(listing)
+        return [_image_entry(item, in_use) for item in images]
+
+    async def inspect_image(self, ref: str) -> dict[str, Any]:
+        """The inspect view: config, labels, layer history with sizes, repo digests."""
+        data = await self.inspect_raw(ref)
+        history = await self._call(lambda c: c.history(data["Id"]))
+        config = data.get("Config") or {}
+        image_labels = config.get("Labels") or {}
+        tags = data.get("RepoTags") or []
+        return {
+            "id": data["Id"],
+            "tags": tags,
+            "digests": data.get("RepoDigests") or [],
+            "created": data.get("Created"),
+            "size": data.get("Size"),
+            "architecture": data.get("Architecture"),
+            "os": data.get("Os"),
+            "config": {
+                "env": config.get("Env") or [],
+                "cmd": config.get("Cmd"),
+                "entrypoint": config.get("Entrypoint"),
+                "workdir": config.get("WorkingDir") or "",
+                "user": config.get("User") or "",
+                "exposed_ports": sorted((config.get("ExposedPorts") or {}).keys()),
+            },
+            "labels": image_labels,
+            "r2d": labels.describe(image_labels),
+            "reproduce": labels.reproduce_command(image_labels, tags[0] if tags else None),
+            "history": [
+                {
+                    "created": _iso(layer.get("Created")),
+                    "created_by": layer.get("CreatedBy") or "",
+                    "size": layer.get("Size") or 0,
+                    "comment": layer.get("Comment") or "",
+                }
+                for layer in history
+            ],
+        }
+
+    async def remove_image(self, ref: str) -> None:
+        """Remove an image (or one of its tags); a clear Conflict when a container uses it."""
+        data = await self.inspect_raw(ref)
+        users = await self._call(lambda c: c.containers(all=True, filters={"ancestor": data["Id"]}))
+        users = [u for u in users if u.get("ImageID") == data["Id"]]
+        tags = data.get("RepoTags") or []
+        untag_only = ref in tags and len(tags) > 1
+        if users and not untag_only:
+            names = ", ".join(
+                f"{(u.get('Names') or ['?'])[0].lstrip('/')} ({u.get('State')})" for u in users
+            )
+            raise Conflict(f"Image {ref} is in use by container {names}: stop and remove it first")
+        try:
+            await self._call(lambda c: c.remove_image(ref))
+        except DockerNotFound:
+            raise NotFound(f"No image {ref} on this machine") from None
+        except APIError as err:
+            if err.status_code == 409:
+                raise Conflict(f"Image {ref} cannot be removed: {err.explanation}") from None
+            raise
+
+    async def prune(self, dry_run: bool = False) -> dict[str, Any]:
+        """Remove dangling images that jupyter_r2d built (``dry_run``: only list them)."""
+
+        def dangling(client: docker.APIClient) -> tuple[list[dict[str, Any]], set[str]]:
+            in_use = {str(c.get("ImageID")) for c in client.containers(all=True)}
+            found = client.images(filters={"dangling": True, "label": labels.JOB})
+            return found, in_use
+
+        found, in_use = await self._call(dangling)
+        removed: list[dict[str, Any]] = []
+        skipped: list[dict[str, Any]] = []
+        for item in found:
+            entry = {"id": item["Id"], "size": int(item.get("Size") or 0)}
+            if item["Id"] in in_use:
+                skipped.append({**entry, "reason": "in use by a container"})
+                continue
+            if not dry_run:
+                try:
+                    await self._call(lambda c, i=item["Id"]: c.remove_image(i))
+                except APIError as err:
+                    skipped.append({**entry, "reason": str(err.explanation or err)})
+                    continue
+            removed.append(entry)
+        return {
+            "dry_run": dry_run,
+            "removed": removed,
+            "skipped": skipped,
+            "space_reclaimed": sum(e["size"] for e in removed),
+        }
+
+
+def _first_port(exposed: dict[str, Any]) -> int | None:
+    ports = sorted(
+        int(key.split("/")[0]) for key in exposed if key.endswith("/tcp") or "/" not in key
+    )
+    return ports[0] if ports else None
+
+
+def _answers(url: str) -> bool:
+    """Whether an HTTP server answers at ``url`` (any status counts)."""
+    try:
+        # The URL is ours (http://host:port/...), built from the daemon's port mapping; no
+        # proxy from the environment stands between us and a local port.
+        with _DIRECT.open(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _without_token(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def _container_from_listing(item: dict[str, Any]) -> ContainerInfo:
+    item_labels = item.get("Labels") or {}
+    url = None
+    port = item_labels.get(labels.PORT)
+    for binding in item.get("Ports") or []:
+        if str(binding.get("PrivatePort")) == port and binding.get("PublicPort"):
+            host = binding.get("IP") or "127.0.0.1"
+            # A deployment that publishes on all interfaces is still reached locally.
+            host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+            host = f"[{host}]" if ":" in host else host
+            path = item_labels.get(labels.URL_PATH, "/")
+            url = f"http://{host}:{binding['PublicPort']}{path}"
+            break
+    names = item.get("Names") or [""]
+    return ContainerInfo(
+        id=str(item["Id"]),
+        name=names[0].lstrip("/"),
+        image=item_labels.get(labels.IMAGE) or str(item.get("Image", "")),
+        status=str(item.get("State") or item.get("Status") or ""),
+        url=url,
+        job_id=item_labels.get(labels.JOB) or None,
+        created=_iso(item.get("Created")),
+    )
+
+
+def _image_entry(item: dict[str, Any], in_use: set[str]) -> dict[str, Any]:
+    tags = [t for t in item.get("RepoTags") or [] if t != "<none>:<none>"]
+    digests = [d for d in item.get("RepoDigests") or [] if not d.startswith("<none>")]
+    item_labels = item.get("Labels") or {}
+    return {
+        "id": item["Id"],
+        "tags": tags,
+        "digests": digests,
+        "created": _iso(item.get("Created")),
+        "size": int(item.get("Size") or 0),
+        "labels": item_labels,
+        "r2d": labels.describe(item_labels),
+        "dangling": not tags,
+        "in_use": item["Id"] in in_use,
+    }
+
+
+def _push_error(message: str, registry: str, credentials: RegistryCredentials | None) -> str:
+    lowered = message.lower()
+    if "unauthorized" in lowered or "no basic auth credentials" in lowered:
+        who = f"as {credentials.username}" if credentials else "without credentials"
+        return (
+            f"Push to {registry} failed: unauthorized. The registry refused the login {who}; "
+            f"check the username and password. ({message})"
+        )
+    if "denied" in lowered:
+        return f"Push to {registry} failed: access denied. ({message})"
+    return f"Push to {registry} failed: {message}"
