@@ -111,7 +111,9 @@ class _StreamClient(docker.APIClient):
         self.aborted = True
         if self.response is not None:
             with contextlib.suppress(Exception):
-                self._get_raw_response_socket(self.response).shutdown(socket.SHUT_RDWR)
+                raw = self._get_raw_response_socket(self.response)
+                # Over a unix socket docker-py hands back the SocketIO wrapper.
+                getattr(raw, "_sock", raw).shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(Exception):
             self.close()
 

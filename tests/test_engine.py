@@ -1,0 +1,409 @@
+"""The build-intent engine against the real daemon and the test bed's registries.
+
+Every test runs for both engines: ``buildx`` (the CLI plugin, docker driver) and
+``docker-api`` (docker-py's classic builder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+from conftest import Registry, httpd_dockerfile, make_repo
+
+from jupyter_r2d import labels
+from jupyter_r2d.engine import (
+    BuildContext,
+    BuildEvent,
+    BuildRequest,
+    ContainerEngine,
+    RegistryCredentials,
+    make_engine,
+)
+from jupyter_r2d.errors import BuildCancelled, BuildFailed
+
+pytestmark = [pytest.mark.docker]
+
+TERMINAL = {"ready", "failed", "cancelled"}
+
+
+@pytest.fixture(params=["buildx", "docker-api"])
+def engine(request: pytest.FixtureRequest, base_image: str) -> Iterator[ContainerEngine]:
+    """Each engine in turn, against the local daemon."""
+    instance = make_engine(request.param)
+    yield instance
+    asyncio.run(instance.close())
+
+
+class Recorder:
+    """Collects a job's events and checks the terminal-event contract."""
+
+    def __init__(self) -> None:
+        self.events: list[BuildEvent] = []
+        self.times: list[float] = []
+
+    def __call__(self, event: BuildEvent) -> None:
+        self.events.append(event)
+        self.times.append(time.monotonic())
+
+    @property
+    def phases(self) -> list[str]:
+        return [e.phase for e in self.events]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(json.dumps(e.to_dict()) for e in self.events)
+
+    def terminal(self) -> BuildEvent:
+        ends = [e for e in self.events if e.phase in TERMINAL]
+        assert len(ends) == 1, self.phases
+        assert self.events[-1] is ends[0]
+        return ends[0]
+
+
+def context_of(repo: Path) -> BuildContext:
+    return BuildContext(path=repo, dockerfile="Dockerfile")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, base_image: str) -> Path:
+    """A Dockerfile repo serving a page with busybox httpd, with a few log lines."""
+    return make_repo(
+        tmp_path / "repo",
+        {"Dockerfile": httpd_dockerfile(base_image, "RUN echo step-output && seq 1 3\n")},
+        git=False,
+    )
+
+
+async def stop_containers(engine: ContainerEngine, recorder: Recorder) -> None:
+    """Remove any container a run of this test started."""
+    for event in recorder.events:
+        if event.extra.get("container"):
+            with contextlib.suppress(Exception):
+                await engine.stop(event.extra["container"])
+
+
+async def test_build_only(engine, repo, unique_name, cleanup_images, docker_client):
+    image = f"{unique_name}:only"
+    cleanup_images.append(image)
+    events = Recorder()
+    request = BuildRequest(image, context_of(repo), labels={labels.JOB: "job-1"})
+    result = await engine.build(request, events)
+
+    ready = events.terminal()
+    assert ready.phase == "ready" and ready.extra["image_id"] == result.image_id
+    assert "building" in events.phases and "built" in events.phases
+    assert not {"pushing", "launching"} & set(events.phases)
+    assert any("step-output" in e.message for e in events.events), events.text
+    steps = [e.progress for e in events.events if e.progress and e.progress.kind == "step"]
+    assert steps and steps[-1].current == steps[-1].total >= 3, steps
+    inspected = docker_client.inspect_image(image)
+    assert inspected["Id"] == result.image_id
+    assert inspected["Config"]["Labels"][labels.JOB] == "job-1"
+    assert result.digest is None and result.container is None
+
+
+async def test_build_and_run_serves_its_url(engine, repo, unique_name, cleanup_images):
+    image = f"{unique_name}:run"
+    cleanup_images.append(image)
+    events = Recorder()
+    try:
+        request = BuildRequest(image, context_of(repo), run=True, job_id=uuid.uuid4().hex[:12])
+        result = await engine.build(request, events)
+        assert result.container is not None
+        url = result.container.url
+        assert url and url.startswith("http://127.0.0.1:"), url
+        page = await asyncio.to_thread(requests.get, url + "built.txt", timeout=10)
+        assert page.text.strip() == "built-by-r2d"
+        assert events.phases.index("built") < events.phases.index("launching")
+        assert events.terminal().extra["url"] == url
+
+        listed = {c.id: c for c in await engine.containers()}
+        assert listed[result.container.id].job_id == request.job_id
+        assert listed[result.container.id].url == url
+        await engine.stop(result.container.id)
+        assert result.container.id not in {c.id for c in await engine.containers()}
+    finally:
+        await stop_containers(engine, events)
+
+
+async def test_build_and_push(engine, repo, registry: Registry, unique_name, cleanup_images):
+    image = f"{registry.address}/{unique_name}:pushed"
+    cleanup_images.append(image)
+    events = Recorder()
+    result = await engine.build(BuildRequest(image, context_of(repo), push=True), events)
+    assert "pushing" in events.phases
+    assert registry.tags(unique_name) == ["pushed"]
+    assert result.digest and result.digest == registry.digest(unique_name, "pushed")
+    assert events.terminal().extra["digest"] == result.digest
+
+
+async def test_build_push_and_run(engine, repo, registry: Registry, unique_name, cleanup_images):
+    image = f"{registry.address}/{unique_name}:both"
+    cleanup_images.append(image)
+    events = Recorder()
+    try:
+        request = BuildRequest(image, context_of(repo), push=True, run=True)
+        result = await engine.build(request, events)
+        assert result.digest == registry.digest(unique_name, "both")
+        assert result.container and result.container.url
+        answer = await asyncio.to_thread(requests.get, result.container.url, timeout=10)
+        assert answer.status_code == 200
+        order = [p for p in ("built", "pushing", "launching", "ready") if p in events.phases]
+        assert order == ["built", "pushing", "launching", "ready"]
+    finally:
+        await stop_containers(engine, events)
+
+
+async def test_push_and_run_an_existing_image_without_rebuilding(
+    engine, registry: Registry, base_image, docker_client, unique_name, cleanup_images
+):
+    image = f"{registry.address}/{unique_name}:existing"
+    _build_image(docker_client, httpd_dockerfile(base_image), image)
+    cleanup_images.append(image)
+    events = Recorder()
+    try:
+        result = await engine.build(BuildRequest(image, push=True, run=True), events)
+        assert "building" not in events.phases and "built" not in events.phases
+        assert result.image_id == docker_client.inspect_image(image)["Id"]
+        assert result.digest == registry.digest(unique_name, "existing")
+        assert result.container and result.container.url
+    finally:
+        await stop_containers(engine, events)
+
+
+async def test_push_to_the_password_registry(
+    engine, repo, auth_registry: Registry, unique_name, cleanup_images, user_docker_config
+):
+    image = f"{auth_registry.address}/{unique_name}:secret"
+    cleanup_images.append(image)
+    before = user_docker_config.snapshot()
+    temp_before = _private_configs()
+
+    good = RegistryCredentials(
+        auth_registry.address, auth_registry.username, auth_registry.password
+    )
+    events = Recorder()
+    result = await engine.build(
+        BuildRequest(image, context_of(repo), push=True, credentials=good), events
+    )
+    assert result.digest == auth_registry.digest(unique_name, "secret")
+
+    wrong = RegistryCredentials(auth_registry.address, auth_registry.username, "not-the-pw-42")
+    failing = Recorder()
+    with pytest.raises(BuildFailed) as err:
+        await engine.build(BuildRequest(image, push=True, credentials=wrong), failing)
+    assert "unauthorized" in str(err.value).lower()
+    assert failing.terminal().phase == "failed"
+    assert "unauthorized" in failing.terminal().message.lower()
+
+    for password, recorder in ((good.password, events), ("not-the-pw-42", failing)):
+        assert password not in recorder.text
+        assert password not in str(err.value)
+    assert user_docker_config.snapshot() == before
+    assert user_docker_config.holds(good.password) == []
+    assert user_docker_config.helper_calls() == []
+    assert _private_configs() == temp_before
+
+
+async def test_a_failing_run_step_fails_with_its_output(engine, tmp_path, base_image, unique_name):
+    repo = make_repo(
+        tmp_path / "bad",
+        {"Dockerfile": f"FROM {base_image}\nRUN echo about-to-fail && exit 1\n"},
+        git=False,
+    )
+    events = Recorder()
+    with pytest.raises(BuildFailed):
+        await engine.build(BuildRequest(f"{unique_name}:bad", context_of(repo)), events)
+    failed = events.terminal()
+    assert failed.phase == "failed"
+    assert any("about-to-fail" in e.message for e in events.events), events.text
+    # BuildKit: "... did not complete successfully: exit code: 1"; classic builder:
+    # "... returned a non-zero code: 1". Either way the failing command is named.
+    assert "about-to-fail && exit 1" in failed.message, failed.message
+    assert failed.message.endswith(("exit code: 1", "non-zero code: 1")), failed.message
+
+
+async def test_cancel_mid_build_cleans_up(engine, tmp_path, base_image, unique_name, docker_client):
+    marker = uuid.uuid4().hex
+    repo = make_repo(
+        tmp_path / "slow",
+        {"Dockerfile": f"FROM {base_image}\nRUN echo {marker} && sleep 60\n"},
+        git=False,
+    )
+    events = Recorder()
+    request = BuildRequest(f"{unique_name}:slow", context_of(repo))
+    task = asyncio.ensure_future(engine.build(request, events))
+    deadline = time.monotonic() + 60
+    while not any(marker in e.message and "echo" not in e.message for e in events.events):
+        assert not task.done(), events.text
+        assert time.monotonic() < deadline, events.text
+        await asyncio.sleep(0.05)
+
+    asked = time.monotonic()
+    request.cancel.set()
+    with pytest.raises(BuildCancelled):
+        await task
+    assert events.terminal().phase == "cancelled"
+    assert events.times[-1] - asked < 2.0
+
+    # Nothing keeps running: no build process, no intermediate container.
+    deadline = time.monotonic() + 15
+    while _processes_with(marker) or _containers_with(docker_client, marker):
+        assert time.monotonic() < deadline, (
+            _processes_with(marker),
+            _containers_with(docker_client, marker),
+        )
+        await asyncio.sleep(0.2)
+
+
+async def test_deprecated_run_and_push_warn_and_work(
+    engine, registry: Registry, base_image, docker_client, unique_name, cleanup_images
+):
+    image = f"{registry.address}/{unique_name}:old-api"
+    docker_client.tag(base_image, image)
+    cleanup_images.append(image)
+    with pytest.warns(DeprecationWarning, match="push"):
+        pushed = await engine.push(image)
+    assert pushed.digest == registry.digest(unique_name, "old-api")
+
+    served = f"{unique_name}:served"
+    _build_image(docker_client, httpd_dockerfile(base_image), served)
+    cleanup_images.append(served)
+    with pytest.warns(DeprecationWarning, match="run"):
+        ran = await engine.run(served)
+    try:
+        assert ran.container and ran.container.url
+        answer = await asyncio.to_thread(requests.get, ran.container.url, timeout=10)
+        assert answer.status_code == 200
+    finally:
+        if ran.container:
+            await engine.stop(ran.container.id)
+
+
+async def test_images_inspect_and_remove(engine, repo, unique_name, docker_client):
+    image = f"{unique_name}:listed"
+    request = BuildRequest(image, context_of(repo), labels={labels.JOB: "job-listed"})
+    result = await engine.build(request, Recorder())
+    try:
+        entry = next(i for i in await engine.images() if i["id"] == result.image_id)
+        assert entry["tags"] == [image]
+        assert entry["r2d"]["job"] == "job-listed"
+        assert entry["dangling"] is False and entry["in_use"] is False
+        view = await engine.inspect_image(image)
+        assert view["config"]["exposed_ports"] == ["8080/tcp"]
+        assert view["config"]["cmd"] == ["httpd", "-f", "-p", "8080", "-h", "/www"]
+        assert any("built-by-r2d" in layer["created_by"] for layer in view["history"])
+        await engine.remove_image(image)
+        assert all(i["id"] != result.image_id for i in await engine.images())
+    finally:
+        with contextlib.suppress(docker.errors.DockerException):
+            docker_client.remove_image(image, force=True)
+
+
+async def test_private_base_image_is_pulled_with_the_job_credentials(
+    engine, tmp_path, auth_registry: Registry, base_image, docker_client, unique_name
+):
+    """The same credentials serve pulls during the build (a private FROM)."""
+    private = f"{auth_registry.address}/{unique_name}-base:1"
+    docker_client.tag(base_image, private)
+    creds = RegistryCredentials(
+        auth_registry.address, auth_registry.username, auth_registry.password
+    )
+    for chunk in docker_client.push(
+        private, stream=True, decode=True, auth_config=creds.auth_config()
+    ):
+        assert "error" not in chunk, chunk
+    docker_client.remove_image(private)
+    repo = make_repo(tmp_path / "private", {"Dockerfile": f"FROM {private}\n"}, git=False)
+    image = f"{unique_name}:from-private"
+    try:
+        events = Recorder()
+        await engine.build(BuildRequest(image, context_of(repo), credentials=creds), events)
+        assert events.terminal().phase == "ready"
+        assert creds.password not in events.text
+    finally:
+        for ref in (image, private):
+            with contextlib.suppress(docker.errors.DockerException):
+                docker_client.remove_image(ref, force=True)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+class UserDockerConfig:
+    """A user's docker config with a credential helper that records every call."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "docker-config"
+        self.dir.mkdir()
+        self.log = root / "helper-calls.log"
+        (self.dir / "config.json").write_text(
+            json.dumps({"credsStore": "r2dtest", "auths": {}, "detachKeys": "ctrl-q"})
+        )
+        bin_dir = root / "bin"
+        bin_dir.mkdir()
+        helper = bin_dir / "docker-credential-r2dtest"
+        helper.write_text(f'#!/bin/sh\necho "$@" >> {self.log}\ncat >> {self.log}\nexit 1\n')
+        helper.chmod(0o755)
+        self.bin = bin_dir
+
+    def snapshot(self) -> bytes:
+        """The config file (buildx keeps its own state beside it, which may change)."""
+        return (self.dir / "config.json").read_bytes()
+
+    def holds(self, secret: str) -> list[str]:
+        """Files under the user's config dir that contain ``secret``."""
+        return [str(p) for p in self.dir.rglob("*") if p.is_file() and secret in p.read_text()]
+
+    def helper_calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+@pytest.fixture
+def user_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> UserDockerConfig:
+    """Point DOCKER_CONFIG at a user config whose credential store must never be asked."""
+    config = UserDockerConfig(tmp_path)
+    monkeypatch.setenv("DOCKER_CONFIG", str(config.dir))
+    monkeypatch.setenv("PATH", f"{config.bin}{os.pathsep}{os.environ['PATH']}")
+    return config
+
+
+def _private_configs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("jupyter-r2d-docker-config-*")}
+
+
+def _processes_with(marker: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True)
+    return [line for line in out.stdout.splitlines() if marker in line and "ps -eo" not in line]
+
+
+def _containers_with(client: docker.APIClient, marker: str) -> list[str]:
+    return [c["Id"] for c in client.containers(all=True) if marker in (c.get("Command") or "")]
+
+
+def _build_image(client: docker.APIClient, dockerfile: str, tag: str) -> None:
+    """Build an image directly with docker-py (the engine is not under test here)."""
+    data = dockerfile.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    stream = client.build(fileobj=buffer, custom_context=True, tag=tag, rm=True, decode=True)
+    for chunk in stream:
+        assert "error" not in chunk, chunk
