@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
 from .jobs import JobManager, JobSettings
 from .sources import shutdown_renderer
-from .validation import load_registries
+from .validation import load_registries, registries_from_environment
 
 #: Where the job lifecycle schema lives, and its id (emit with ``schema_id=BUILD_EVENTS``).
 EVENT_SCHEMA = Path(__file__).parent / "event_schemas" / "build_job" / "v1.yaml"
@@ -50,7 +51,8 @@ class JupyterR2D(ExtensionApp):
         config=True,
         help="Registries to push to, by name: {name: {'server': 'host[:port]', 'username': "
         "..., 'password': ... or 'password_env': 'ENV_VAR'}}. The API shows names, servers "
-        "and usernames, never passwords.",
+        "and usernames, never passwords. repo2docker's CONTAINER_ENGINE_REGISTRY_CREDENTIALS "
+        "JSON, when set, adds a registry named 'repo2docker'.",
     )
     max_concurrent_builds = Int(
         2, config=True, help="Build jobs that run at once; the rest wait in a FIFO queue."
@@ -73,6 +75,12 @@ class JupyterR2D(ExtensionApp):
     )
     run_ready_timeout = Float(
         60.0, config=True, help="Seconds a run waits for the container's URL to answer."
+    )
+    run_mounts = List(
+        Unicode(),
+        config=True,
+        help="Host folders mounted into every run container, as 'host_path:container_path"
+        "[:ro]'. Empty (the default): runs get no host mounts.",
     )
     allowed_source_roots = List(
         Unicode(),
@@ -123,9 +131,15 @@ class JupyterR2D(ExtensionApp):
             retention_days=self.retention_days,
             allowed_roots=list(self.allowed_source_roots),
             run_options=RunOptions(
-                host_address=self.run_host_address, ready_timeout=self.run_ready_timeout
+                host_address=self.run_host_address,
+                ready_timeout=self.run_ready_timeout,
+                mounts=tuple(self.run_mounts),
             ),
-            registries=load_registries(self.registries),
+            # repo2docker's environment variable, then (winning on a name clash) the config.
+            registries={
+                **registries_from_environment(os.environ),
+                **load_registries(self.registries),
+            },
         )
         self.jobs = JobManager(self.engine, settings, on_lifecycle=emit)
         self.settings.update(

@@ -39,13 +39,13 @@ from .engine import (
     RegistryCredentials,
     RunOptions,
 )
+from .engine.credentials import registry_host
 from .errors import BuildCancelled, Conflict, EngineUnavailable, InvalidRequest, NotFound, R2DError
 from .store import JobStore
 from .validation import (
     RegistryConfig,
     parse_build_params,
     parse_image_reference,
-    registry_host,
     reject_unknown,
 )
 

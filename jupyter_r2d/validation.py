@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .engine import RegistryCredentials
+from .engine.base import RegistryCredentials
+from .engine.credentials import registry_host
 from .errors import InvalidRequest
 
 #: Largest request body accepted (a build request is a few hundred bytes).
@@ -191,6 +193,32 @@ def load_registries(config: dict[str, Any]) -> dict[str, RegistryConfig]:
     return registries
 
 
+#: repo2docker's variable for registry credentials: ``{"registry", "username", "password"}``.
+R2D_CREDENTIALS_ENV = "CONTAINER_ENGINE_REGISTRY_CREDENTIALS"
+
+
+def registries_from_environment(environ: Mapping[str, str]) -> dict[str, RegistryConfig]:
+    """The registry in repo2docker's ``CONTAINER_ENGINE_REGISTRY_CREDENTIALS``, as ``repo2docker``.
+
+    A malformed value raises ValueError naming the variable (never echoing its content).
+    """
+    raw = environ.get(R2D_CREDENTIALS_ENV)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ValueError(f"{R2D_CREDENTIALS_ENV} is not valid JSON") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(key), str) for key in ("registry", "username", "password")
+    ):
+        raise ValueError(f"{R2D_CREDENTIALS_ENV} needs registry, username and password strings")
+    server = registry_host(data["registry"])
+    return {
+        "repo2docker": RegistryConfig("repo2docker", server, data["username"], data["password"])
+    }
+
+
 def parse_registry(value: Any, registries: dict[str, RegistryConfig]) -> RegistryCredentials | None:
     """A configured registry by name, or inline ``{server, username, password}``."""
     if value is None:
@@ -210,11 +238,6 @@ def parse_registry(value: Any, registries: dict[str, RegistryConfig]) -> Registr
     username = _string(value, "username", "registry.username")
     password = _string(value, "password", "registry.password")
     return RegistryCredentials(server, username, password)
-
-
-def registry_host(server: str) -> str:
-    """``https://host:port/`` or ``host:port`` -> ``host:port``."""
-    return server.split("://", 1)[-1].rstrip("/")
 
 
 @dataclass

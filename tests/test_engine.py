@@ -407,3 +407,24 @@ def _build_image(client: docker.APIClient, dockerfile: str, tag: str) -> None:
     stream = client.build(fileobj=buffer, custom_context=True, tag=tag, rm=True, decode=True)
     for chunk in stream:
         assert "error" not in chunk, chunk
+
+
+async def test_build_from_a_context_tarball(
+    engine, tmp_path, base_image, unique_name, cleanup_images
+):
+    """repo2docker's buildpacks hand the engine a tar of the context (Dockerfile + src/)."""
+    tarball = tmp_path / "context.tar"
+    with tarfile.open(tarball, "w") as tar:
+        for name, text in {
+            "Dockerfile": f"FROM {base_image}\nCOPY src/ /srv/\nRUN cat /srv/hello.txt\n",
+            "src/hello.txt": f"hello-from-{unique_name}\n",
+        }.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            tar.addfile(info, io.BytesIO(text.encode()))
+    image = f"{unique_name}:tar"
+    cleanup_images.append(image)
+    events = Recorder()
+    await engine.build(BuildRequest(image, BuildContext(tarball=tarball)), events)
+    assert events.terminal().phase == "ready"
+    assert any(e.message == f"hello-from-{unique_name}" for e in events.events), events.text

@@ -15,6 +15,7 @@ from jupyter_r2d.validation import (
     parse_image_reference,
     parse_json_body,
     public_source,
+    registries_from_environment,
     strip_userinfo,
 )
 
@@ -170,6 +171,18 @@ def test_load_registries_reads_password_env(monkeypatch):
     assert registries["r"].public() == {"name": "r", "server": "h:1", "username": "u"}
     with pytest.raises(ValueError):
         load_registries({"r": {"username": "u"}})
+
+
+def test_repo2docker_credentials_variable():
+    value = json.dumps({"registry": "https://Reg.example:5000/", "username": "u", "password": "pw"})
+    registries = registries_from_environment({"CONTAINER_ENGINE_REGISTRY_CREDENTIALS": value})
+    assert registries["repo2docker"].server == "reg.example:5000"
+    assert registries["repo2docker"].password == "pw"
+    assert registries_from_environment({}) == {}
+    for bad in ("{not json", json.dumps({"registry": "r", "username": "u"})):
+        with pytest.raises(ValueError, match="CONTAINER_ENGINE_REGISTRY_CREDENTIALS") as err:
+            registries_from_environment({"CONTAINER_ENGINE_REGISTRY_CREDENTIALS": bad})
+        assert "not json" not in str(err.value)
 
 
 def test_public_source_drops_credentials():

@@ -31,7 +31,6 @@ from docker.utils import parse_repository_tag
 
 from .. import labels
 from ..errors import BuildFailed, Conflict, EngineUnavailable, InvalidRequest, NotFound
-from ..validation import parse_image_reference
 from .base import (
     BuildEvent,
     BuildRequest,
@@ -83,6 +82,9 @@ def check_ref(ref: str) -> str:
     """An image id (full or short) or a valid reference; else InvalidRequest naming ``ref``."""
     if _IMAGE_ID.match(ref):
         return ref
+    # Imported here: validation uses the engine's types (a module-level import is circular).
+    from ..validation import parse_image_reference
+
     parse_image_reference(ref, "ref")
     return ref
 
