@@ -219,10 +219,14 @@ class DockerApiEngine(ContainerEngine):
                     if client.aborted:
                         return
                     handle(chunk)
-            except (requests.RequestException, OSError, ValueError):
+            except (requests.RequestException, OSError) as err:
                 if client.aborted:
                     return
-                raise
+                raise EngineUnavailable(self._unreachable(err)) from err
+            except ValueError as err:  # a garbled stream
+                if client.aborted:
+                    return
+                raise BuildFailed(f"Unreadable answer from Docker: {err}") from err
             except DockerException as err:
                 if client.aborted:
                     return
