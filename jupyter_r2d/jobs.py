@@ -189,6 +189,7 @@ class JobManager:
                 return
             await asyncio.to_thread(self.store.ensure)
             records = await asyncio.to_thread(self.store.load_records)
+            interrupted: list[str] = []
             for record in records:
                 last_seq = 0
                 if record.get("status") in ACTIVE_STATUSES:
@@ -197,9 +198,22 @@ class JobManager:
                 self.jobs[job.id] = job
                 if record.get("status") in ACTIVE_STATUSES:
                     self._interrupt(job)
+                    interrupted.append(job.id)
+            if interrupted:
+                await self._abandon(interrupted)
             self._started = True
             await self.flush()
             await self._apply_retention()
+
+    async def _abandon(self, job_ids: list[str]) -> None:
+        """Stop build processes and containers the interrupted jobs left behind."""
+        try:
+            stopped = await self.engine.abandon(job_ids)
+        except Exception as err:  # the daemon may be down: never let cleanup stop the start
+            log.warning("could not clean up after interrupted jobs: %s", err)
+            return
+        if stopped:
+            log.info("stopped %d leftover(s) of interrupted jobs %s", stopped, job_ids)
 
     def _interrupt(self, job: Job) -> None:
         """A job that was active when the server stopped: end its log, mark it interrupted."""

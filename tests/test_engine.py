@@ -260,11 +260,17 @@ async def test_cancel_mid_build_cleans_up(engine, tmp_path, base_image, unique_n
     assert events.terminal().phase == "cancelled"
     assert events.times[-1] - asked < 2.0
 
-    # Nothing keeps running: no build process, no intermediate container.
+    # Nothing keeps running: no build process (the CLI names the tag; the step names the
+    # marker, where the sandbox shows it), no intermediate container.
     deadline = time.monotonic() + 15
-    while _processes_with(marker) or _containers_with(docker_client, marker):
+    while (
+        _processes_with(marker)
+        or _processes_with(f"{unique_name}:slow")
+        or _containers_with(docker_client, marker)
+    ):
         assert time.monotonic() < deadline, (
             _processes_with(marker),
+            _processes_with(f"{unique_name}:slow"),
             _containers_with(docker_client, marker),
         )
         await asyncio.sleep(0.2)
@@ -428,3 +434,47 @@ async def test_build_from_a_context_tarball(
     await engine.build(BuildRequest(image, BuildContext(tarball=tarball)), events)
     assert events.terminal().phase == "ready"
     assert any(e.message == f"hello-from-{unique_name}" for e in events.events), events.text
+
+
+async def test_leftovers_of_a_killed_server_are_stopped(
+    engine, tmp_path, base_image, docker_client, unique_name
+):
+    """What a server killed mid-job left running (buildx in its own session, a container
+    that never became ready) is stopped when the next server marks the job interrupted."""
+    job_id = uuid.uuid4().hex[:12]
+    marker = uuid.uuid4().hex
+    repo = make_repo(
+        tmp_path / "left",
+        {"Dockerfile": f"FROM {base_image}\nRUN echo {marker} && sleep 60\n"},
+        git=False,
+    )
+    log = tmp_path / "buildx.log"
+    with log.open("wb") as out:
+        leftover = subprocess.Popen(  # noqa: ASYNC220 - started and left alone, as a crash would
+            ["docker", "buildx", "build", "--progress=plain",
+             "--label", f"{labels.JOB}={job_id}", "--tag", f"{unique_name}:left", str(repo)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    container = docker_client.create_container(
+        base_image,
+        command=["sleep", "60"],
+        labels={labels.RUN: "true", labels.JOB: job_id},
+    )["Id"]
+    docker_client.start(container)
+    try:
+        deadline = time.monotonic() + 60
+        while marker not in log.read_text():
+            assert time.monotonic() < deadline and leftover.poll() is None, log.read_text()
+            await asyncio.sleep(0.1)
+        stopped = await engine.abandon([job_id, "another-job"])
+        assert container not in {c["Id"] for c in docker_client.containers(all=True)}
+        if engine.name == "buildx":
+            assert stopped == 2
+            assert await asyncio.to_thread(leftover.wait, 5) != 0
+        else:
+            assert stopped == 1
+    finally:
+        leftover.kill()
+        leftover.wait()
+        with contextlib.suppress(docker.errors.DockerException):
+            docker_client.remove_container(container, force=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -270,6 +270,11 @@ class ContainerEngine(ABC):
     @abstractmethod
     async def stop(self, container_id: str) -> None:
         """Stop and remove a container started by a run; raises NotFound."""
+
+    async def abandon(self, job_ids: Collection[str]) -> int:
+        """Stop what jobs cut off by a server stop left behind (build processes, containers
+        that never became ready); return how many things were stopped."""
+        return 0
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and pools at server shutdown."""

@@ -13,10 +13,11 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
 
+from .. import labels
 from ..errors import BuildFailed, EngineUnavailable
 from .base import BuildEvent, BuildRequest, EventSink, RegistryCredentials
 from .credentials import private_docker_config, redactor
@@ -140,6 +141,18 @@ class BuildxEngine(DockerApiEngine):
         finally:
             await asyncio.to_thread(shutil.rmtree, scratch, True)
 
+    async def abandon(self, job_ids: Collection[str]) -> int:
+        """Also kill buildx processes a crashed server left running (found by the job label).
+
+        buildx runs in a session of its own so a cancel can kill its whole group; the price
+        is that it outlives a server killed with SIGKILL, hence this sweep at start.
+        """
+        stopped = await super().abandon(job_ids)
+        markers = {f"{labels.JOB}={job_id}" for job_id in job_ids}
+        if markers:
+            stopped += await asyncio.to_thread(_kill_leftover_builds, markers)
+        return stopped
+
     @contextlib.asynccontextmanager
     async def _docker_config(
         self, credentials: RegistryCredentials | None
@@ -211,6 +224,26 @@ async def _kill_group(proc: asyncio.subprocess.Process) -> None:
             return
         except asyncio.TimeoutError:
             continue
+
+
+def _kill_leftover_builds(markers: set[str]) -> int:
+    """SIGKILL the process groups of ``buildx build`` processes labelled with a marker."""
+    groups: set[int] = set()
+    for proc_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc_dir / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        args = {a.decode("utf-8", "replace") for a in argv}
+        if {"buildx", "build"} <= args and markers & args:
+            with contextlib.suppress(ProcessLookupError):
+                groups.add(os.getpgid(int(proc_dir.name)))
+    groups.discard(os.getpgid(0))  # never our own group, whatever matched
+    for group in groups:
+        # We start buildx as the leader of its own group (the CLI and its plugin process).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    return len(groups)
 
 
 def _read_text(path: Path) -> str:

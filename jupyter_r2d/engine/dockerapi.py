@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -469,6 +469,22 @@ class DockerApiEngine(ContainerEngine):
         if (data.get("Config", {}).get("Labels") or {}).get(labels.RUN) != "true":
             raise NotFound(f"No container {container_id} started by jupyter_r2d")
         await self._call(lambda c: c.remove_container(data["Id"], force=True))
+
+    async def abandon(self, job_ids: Collection[str]) -> int:
+        """Remove run containers of interrupted jobs (they never reported ready).
+
+        A classic build ends by itself when its client connection drops with the server.
+        """
+        wanted = set(job_ids)
+        if not wanted:
+            return 0
+        listed = await self._call(
+            lambda c: c.containers(all=True, filters={"label": f"{labels.RUN}=true"})
+        )
+        stale = [c["Id"] for c in listed if (c.get("Labels") or {}).get(labels.JOB) in wanted]
+        for container_id in stale:
+            await self._remove_container(container_id)
+        return len(stale)
 
     # --- images ----------------------------------------------------------------------------------
 
