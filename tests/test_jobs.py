@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ class FakeEngine(ContainerEngine):
         self.available = True
         self.secret_echo = secret_echo
         self.started: list[str] = []
+        self.abandoned: list[str] = []
+
+    async def abandon(self, job_ids: Collection[str]) -> int:
+        self.abandoned += job_ids
+        return len(job_ids)
 
     async def status(self) -> dict[str, Any]:
         return {"name": self.name, "available": self.available, "error": None}
@@ -230,9 +236,12 @@ async def test_restart_interrupts_active_jobs_and_keeps_logs(tmp_path):
     assert cut.status == "running"
 
     # A second manager on the same data directory: the server came back after a crash.
-    second = make_manager(tmp_path, FakeEngine())
+    restarted = FakeEngine()
+    second = make_manager(tmp_path, restarted)
     await second.ensure_started()
     assert second.get(cut.id).status == "interrupted"
+    # The engine is asked to stop what the cut-off job left running, and only that.
+    assert restarted.abandoned == [cut.id]
     log = await _collect(second, cut.id, after=0)
     assert log[0]["phase"] == "waiting"
     assert log[-1]["phase"] == "failed"
