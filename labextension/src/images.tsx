@@ -2,7 +2,7 @@ import { showDialog, Dialog, Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { IImage, removeImage } from './api';
+import { APIError, IImage, removeImage } from './api';
 
 /** Human-readable bytes. */
 export function formatSize(bytes: number): string {
@@ -103,20 +103,22 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
   const total = props.images.reduce((sum, i) => sum + i.size, 0);
 
   const remove = async (image: IImage, ref: string) => {
-    if (image.in_use) {
-      await showDialog({
-        title: trans.__('Image in use'),
-        body: trans.__(
-          '%1 is used by a container. Stop the container first, then remove the image.',
-          ref
-        ),
-        buttons: [Dialog.okButton()]
-      });
+    // Removing one of several tags only untags: allowed even when in use.
+    const untag = image.tags.length > 1 && image.tags.includes(ref);
+    if (image.in_use && !untag) {
+      await explainInUse(ref, null);
       return;
     }
+    const others = image.tags.filter(t => t !== ref);
     const answer = await showDialog({
-      title: trans.__('Remove image'),
-      body: trans.__('Remove %1 (%2)?', ref, formatSize(image.size)),
+      title: untag ? trans.__('Remove tag') : trans.__('Remove image'),
+      body: untag
+        ? trans.__(
+            'Remove the tag %1? The image stays as %2.',
+            ref,
+            others.join(', ')
+          )
+        : trans.__('Remove %1 (%2)?', ref, formatSize(image.size)),
       buttons: [
         Dialog.cancelButton(),
         Dialog.warnButton({ label: trans.__('Remove') })
@@ -129,13 +131,35 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
       await removeImage(ref);
       Notification.success(trans.__('Removed %1', ref), { autoClose: 3000 });
     } catch (error) {
-      await showDialog({
-        title: trans.__('Cannot remove %1', ref),
-        body: (error as Error).message,
-        buttons: [Dialog.okButton()]
-      });
+      if (error instanceof APIError && error.status === 409) {
+        await explainInUse(ref, error.message);
+      } else {
+        await showDialog({
+          title: trans.__('Cannot remove %1', ref),
+          body: (error as Error).message,
+          buttons: [Dialog.okButton()]
+        });
+      }
     }
     props.onChanged();
+  };
+
+  const explainInUse = async (ref: string, detail: string | null) => {
+    await showDialog({
+      title: trans.__('Image in use'),
+      body: (
+        <div className="jp-r2d-dialog-body">
+          <p>
+            {trans.__(
+              '%1 is used by a container. Stop the container first (Containers section), then remove the image.',
+              ref
+            )}
+          </p>
+          {detail && <p className="jp-r2d-error-text">{detail}</p>}
+        </div>
+      ),
+      buttons: [Dialog.okButton()]
+    });
   };
 
   return (

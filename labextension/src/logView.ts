@@ -45,7 +45,7 @@ export class JobLogContent extends Widget {
   ) {
     super();
     this.addClass('jp-r2d-LogView');
-    this.node.innerHTML = '';
+    this.node.dataset.job = jobId;
     this._bar = document.createElement('div');
     this._bar.className = 'jp-r2d-phasebar';
     this._bar.setAttribute('role', 'status');

@@ -1,56 +1,23 @@
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
-import * as path from 'path';
 
-const PANEL_ID = 'jupyter-r2d-images';
-const ROOT =
-  process.env.R2D_UI_ROOT || path.join(__dirname, '..', '.jupyter_root');
-const BASE = process.env.R2D_TEST_BASE_IMAGE || 'r2d-test/base:latest';
+import {
+  BASE,
+  findJob,
+  makeRepo,
+  openFolder,
+  removeImageQuietly,
+  serveDockerfile,
+  unique
+} from './helpers';
 
-/** A unique, valid image/folder name for this test run. */
-function unique(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1000)}`;
-}
+/** Steps of the reload test's build (each echoes one line, then sleeps). */
+const STEPS = 20;
 
-/** Create a Dockerfile repo in the server's root folder. */
-function makeRepo(name: string, dockerfile: string): void {
-  const dir = path.join(ROOT, name);
-  fs.mkdirSync(path.join(dir, 'www'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'Dockerfile'), dockerfile);
-  fs.writeFileSync(path.join(dir, 'www', 'index.html'), `hello from ${name}\n`);
-}
-
-/** Open the folder in the file browser and the Images panel. */
-async function openFolder(page: IJupyterLabPageFixture, name: string) {
-  await page.filebrowser.openDirectory(name);
-  await page.locator(`.jp-SideBar [data-id="${PANEL_ID}"]`).click();
-  const panel = page.locator(`#${PANEL_ID}`);
-  await expect(panel.locator('.jp-r2d-folder')).toHaveAttribute(
-    'data-folder',
-    name
-  );
-  return panel;
-}
-
-const serveDockerfile = [
-  `FROM ${BASE}`,
-  'COPY www /www',
-  'RUN echo building layer two',
-  'EXPOSE 8080',
-  'CMD ["httpd","-f","-p","8080","-h","/www"]',
-  ''
-].join('\n');
-
-/*
- * FIXME: these tests drive real builds. At the time of writing the server's
- * engine answers every build with "NotImplementedError" (the job manager and
- * routes of issue 4 are in, the engine's build is not), so the jobs fail in
- * the fetching phase. The UI side works (form -> 202 -> log tab -> phase bar
- * -> failed). Turn `test.fixme` back into `test` once builds run.
- */
 test.describe('Build from the file browser', () => {
-  test.fixme('build + run: phase bar reaches ready and the URL answers', async ({
-    page
+  test('build + run: the log streams, the phase bar reaches ready and the URL answers', async ({
+    page,
+    context
   }, testInfo) => {
     const name = unique('r2dui-run');
     makeRepo(name, serveDockerfile);
@@ -61,49 +28,58 @@ test.describe('Build from the file browser', () => {
 
     const log = page.locator('.jp-r2d-LogView');
     await expect(log).toBeVisible();
+    const rows = log.locator('.xterm-rows');
+    // The log streams while the job runs.
+    await expect(rows).toContainText('building layer two', { timeout: 120000 });
     await expect(log).toHaveAttribute('data-phase', 'ready', {
       timeout: 120000
     });
-    await expect(log.locator('.xterm-rows'))
-      .toContainText('ready', {
-        timeout: 10000
-      })
-      .catch(() => undefined);
-    const jobs = await page.request.get('/r2d/api/builds');
-    const job = (await jobs.json()).builds.find(
-      (b: any) => b.image === `${name}:v1` || b.image.endsWith(`/${name}:v1`)
-    );
+    await expect(
+      log.locator('.jp-r2d-steps li[data-phase="ready"]')
+    ).toHaveClass(/jp-mod-current/);
+    await expect(rows).toContainText('Ready');
+    const job = await findJob(page, `${name}:v1`);
     expect(job.status).toBe('succeeded');
     expect(job.container?.url).toBeTruthy();
-    const answer = await page.request.get(job.container.url);
-    expect(await answer.text()).toContain(`hello from ${name}`);
-    await expect(log.locator('[data-action="open-url"]')).toBeVisible();
 
-    await testInfo.attach('log-view', {
-      body: await page.screenshot(),
-      contentType: 'image/png'
-    });
-    await testInfo.attach('panel-with-job', {
-      body: await panel.screenshot(),
-      contentType: 'image/png'
-    });
+    try {
+      // The URL button opens the running container's page.
+      const opened = context.waitForEvent('page');
+      await log.locator('[data-action="open-url"]').click();
+      const site = await opened;
+      await site.waitForLoadState();
+      expect(site.url()).toBe(job.container.url);
+      await expect(site.locator('body')).toContainText(`hello from ${name}`);
+      await site.close();
 
-    // Clean up: the container, then the image.
-    await page.request.delete(
-      `/r2d/api/containers/${encodeURIComponent(job.container.id)}`
-    );
-    await page.request.delete(
-      `/r2d/api/images/${encodeURIComponent(job.image)}`
-    );
+      await testInfo.attach('log-view', {
+        body: await page.screenshot(),
+        contentType: 'image/png'
+      });
+      await testInfo.attach('panel-with-job', {
+        body: await panel.screenshot(),
+        contentType: 'image/png'
+      });
+    } finally {
+      await page.request.delete(
+        `/r2d/api/containers/${encodeURIComponent(job.container.id)}`
+      );
+      await removeImageQuietly(page, job.image);
+    }
   });
 
-  test.fixme('a failing build shows the error line and a failure notification', async ({
+  test('a failing build shows the error line (jump to error) and a failure notification', async ({
     page
   }) => {
     const name = unique('r2dui-fail');
     makeRepo(
       name,
-      [`FROM ${BASE}`, 'RUN echo about to fail && exit 1', ''].join('\n')
+      [
+        `FROM ${BASE}`,
+        'RUN i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo "filler $i"; done',
+        'RUN echo about to fail && exit 1',
+        ''
+      ].join('\n')
     );
     const panel = await openFolder(page, name);
     await panel.locator('input[name="image"]').fill(`${name}:v1`);
@@ -112,36 +88,50 @@ test.describe('Build from the file browser', () => {
     await expect(log).toHaveAttribute('data-phase', 'failed', {
       timeout: 120000
     });
-    const jump = log.locator('[data-action="jump-error"]');
-    await expect(jump).toBeEnabled();
-    await jump.click();
-    await expect(log.locator('.xterm-rows')).toContainText('about to fail');
-    await expect(log.locator('.xterm-rows')).toContainText(/error|failed/i);
     await expect(page.locator('.Toastify__toast').first()).toContainText(
       /failed/i
     );
+    const rows = log.locator('.xterm-rows');
+    // Scroll the log to its top, away from the error...
+    await log.locator('.xterm-screen').hover();
+    await page.mouse.wheel(0, -1000000);
+    await expect(rows).toContainText('filler 1');
+    await expect(rows).not.toContainText('ERROR');
+    // ... then jump back to the first error line.
+    const jump = log.locator('[data-action="jump-error"]');
+    await expect(jump).toBeEnabled();
+    await jump.click();
+    await expect(rows).toContainText('ERROR: [3/3] RUN echo about to fail');
+    await expect(rows).toContainText('about to fail');
   });
 
-  test.fixme('cancel a build: the job ends cancelled', async ({ page }) => {
+  test('cancel a build: the job ends cancelled', async ({ page }) => {
     const name = unique('r2dui-cancel');
-    makeRepo(name, [`FROM ${BASE}`, 'RUN sleep 60', ''].join('\n'));
+    makeRepo(
+      name,
+      [`FROM ${BASE}`, `RUN echo ${name} && sleep 60`, ''].join('\n')
+    );
     const panel = await openFolder(page, name);
     await panel.locator('input[name="image"]').fill(`${name}:v1`);
     await panel.getByRole('button', { name: 'Build' }).click();
     const log = page.locator('.jp-r2d-LogView');
-    await expect(log).toHaveAttribute('data-phase', 'building', {
-      timeout: 60000
+    // Mid-build: the sleeping step has started.
+    await expect(log.locator('.xterm-rows')).toContainText(`echo ${name}`, {
+      timeout: 120000
     });
     await log.locator('[data-action="cancel"]').click();
     await expect(log).toHaveAttribute('data-phase', 'cancelled', {
       timeout: 60000
     });
+    await expect(log.locator('[data-action="cancel"]')).toBeDisabled();
     await expect(
       panel.locator('.jp-r2d-job[data-status="cancelled"]').first()
     ).toBeVisible();
+    const job = await findJob(page, `${name}:v1`);
+    expect(job.status).toBe('cancelled');
   });
 
-  test.fixme('push to the auth registry with a typed password leaves no trace of it', async ({
+  test('push to the auth registry with a typed password leaves no trace of it', async ({
     page
   }) => {
     const registry = process.env.R2D_TEST_AUTH_REGISTRY || '127.0.0.1:5556';
@@ -153,6 +143,7 @@ test.describe('Build from the file browser', () => {
         'utf-8'
       )
       .trim();
+    expect(password.length).toBeGreaterThan(0);
     const name = unique('r2dui-push');
     makeRepo(name, serveDockerfile);
     const panel = await openFolder(page, name);
@@ -170,49 +161,104 @@ test.describe('Build from the file browser', () => {
     await expect(log).toHaveAttribute('data-phase', 'ready', {
       timeout: 120000
     });
+    const jobId = (await log.getAttribute('data-job')) as string;
+
+    // The registry has the image (its HTTP API, with the test credentials).
     const auth = Buffer.from(`${user}:${password}`).toString('base64');
     const tags = await page.request.get(
       `http://${registry}/v2/${name}/tags/list`,
       { headers: { Authorization: `Basic ${auth}` } }
     );
+    expect(tags.status()).toBe(200);
     expect((await tags.json()).tags).toContain('v1');
-    // The password is nowhere: page text, the log, the job list.
+
+    // The password is nowhere: page text and markup, browser storage, the
+    // log as shown and as stored, the job list.
     expect(await page.locator('body').innerText()).not.toContain(password);
-    const logText = await page.evaluate(async () => {
-      const r = await fetch('/r2d/api/builds');
-      return r.text();
-    });
-    expect(logText).not.toContain(password);
+    expect(await page.content()).not.toContain(password);
+    const storage = await page.evaluate(
+      () => JSON.stringify(localStorage) + JSON.stringify(sessionStorage)
+    );
+    expect(storage).not.toContain(password);
+    const shown = await page.evaluate(id => {
+      const app = (window as any).jupyterapp;
+      for (const w of app.shell.widgets('main')) {
+        if (w.id === `jupyter-r2d-log-${id}`) {
+          return (w.content.lines as string[]).join('\n');
+        }
+      }
+      return null;
+    }, jobId);
+    expect(shown).toContain('Push');
+    expect(shown).not.toContain(password);
+    const events = await page.request.get(`/r2d/api/builds/${jobId}/events`);
+    expect(await events.text()).not.toContain(password);
+    const jobs = await page.request.get('/r2d/api/builds');
+    expect(await jobs.text()).not.toContain(password);
+    await removeImageQuietly(page, `${registry}/${name}:v1`);
   });
 
-  test.fixme('a reload mid-build resumes the log without lost or duplicated lines', async ({
+  test('a reload mid-build resumes the log without lost or duplicated lines', async ({
     page
   }) => {
     const name = unique('r2dui-reload');
+    // The first step is unique to this run, so no step comes from the cache.
     const steps = Array.from(
-      { length: 20 },
-      (_, i) => `RUN echo line-${i} && sleep 0.3`
+      { length: STEPS },
+      (_, i) => `RUN echo line-${i} && sleep 0.5`
     );
-    makeRepo(name, [`FROM ${BASE}`, ...steps, ''].join('\n'));
+    makeRepo(
+      name,
+      [`FROM ${BASE}`, `RUN echo ${name}`, ...steps, ''].join('\n')
+    );
     const panel = await openFolder(page, name);
     await panel.locator('input[name="image"]').fill(`${name}:v1`);
+    // JupyterLab saves the layout (with the log tab) a moment after it
+    // changes; reload once it is saved, as a user's reload would find it.
+    const saved = page.waitForRequest(
+      request =>
+        request.method() === 'PUT' &&
+        request.url().includes('/api/workspaces') &&
+        (request.postData() ?? '').includes('jupyter-r2d-log'),
+      { timeout: 60000 }
+    );
     await panel.getByRole('button', { name: 'Build' }).click();
     const log = page.locator('.jp-r2d-LogView');
-    await expect(log).toHaveAttribute('data-phase', 'building', {
-      timeout: 60000
+    await expect(log.locator('.xterm-rows')).toContainText('line-0', {
+      timeout: 120000
     });
-    await page.reload();
-    await page.waitForSelector('.jp-LabShell');
-    const restored = page.locator('.jp-r2d-LogView');
+    await saved;
+    const jobId = (await log.getAttribute('data-job')) as string;
+    const before = await (
+      await page.request.get(`/r2d/api/builds/${jobId}`)
+    ).json();
+    expect(before.status).toBe('running'); // the reload really is mid-build
+    // (the restored log tab, not the Launcher, is the active tab)
+    await page.reload({ waitForIsReady: false });
+    const restored = page.locator(`.jp-r2d-LogView[data-job="${jobId}"]`);
     await expect(restored).toHaveAttribute('data-phase', 'ready', {
       timeout: 120000
     });
-    const rows = await page.evaluate(() => {
-      const w = (window as any).jupyterapp.shell.currentWidget;
-      return w?.content?.lines as string[];
-    });
-    for (let i = 0; i < 20; i++) {
+    const rows = await page.evaluate(id => {
+      const app = (window as any).jupyterapp;
+      for (const w of app.shell.widgets('main')) {
+        if (w.id === `jupyter-r2d-log-${id}`) {
+          return w.content.lines as string[];
+        }
+      }
+      return [];
+    }, jobId);
+    // Exactly the server's log: every event's lines once, in order.
+    const stream = await page.request.get(`/r2d/api/builds/${jobId}/events`);
+    const expected = (await stream.text())
+      .split('\n')
+      .filter(l => l.startsWith('data: '))
+      .flatMap(l => String(JSON.parse(l.slice(6)).message).split('\n'));
+    expect(expected.length).toBeGreaterThan(2 * STEPS);
+    expect(rows).toEqual(expected);
+    for (let i = 0; i < STEPS; i++) {
       expect(rows.filter(l => l.includes(`echo line-${i} `)).length).toBe(1);
     }
+    await removeImageQuietly(page, `${name}:v1`);
   });
 });

@@ -1,78 +1,64 @@
 import { expect, test } from '@jupyterlab/galata';
-import { execFileSync } from 'child_process';
 
-const PANEL_ID = 'jupyter-r2d-images';
-const BASE = process.env.R2D_TEST_BASE_IMAGE || 'r2d-test/base:latest';
+import {
+  buildViaAPI,
+  docker,
+  makeImage,
+  makeRepo,
+  openPanel,
+  removeImageQuietly,
+  serveDockerfile,
+  unique
+} from './helpers';
 
-/** A unique image repository name for this run. */
-function unique(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1000)}`;
-}
-
-/** Run the docker CLI (test setup and cleanup only). */
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf-8' }).trim();
-}
-
-/*
- * FIXME: at the time of writing the server's engine answers GET/DELETE
- * images with NotImplementedError (500), so the browser shows "Cannot list
- * images". Turn `test.fixme` back into `test` once the engine lists images.
- */
 test.describe('Image browser', () => {
-  test.fixme('lists a local image and removes it after confirmation', async ({
+  test('shows a new image with its repo2docker badge and removes it after confirmation', async ({
     page
   }, testInfo) => {
-    const repo = unique('r2dui-img');
-    docker('tag', BASE, `${repo}:v1`);
+    const name = unique('r2dui-img');
+    makeRepo(name, serveDockerfile);
+    await buildViaAPI(page, name, `${name}:v1`);
     try {
-      await page.locator(`.jp-SideBar [data-id="${PANEL_ID}"]`).click();
-      const panel = page.locator(`#${PANEL_ID}`);
-      await panel.getByRole('searchbox', { name: 'Filter images' }).fill(repo);
-      const group = panel.locator(`.jp-r2d-image-group[data-repo="${repo}"]`);
+      const panel = await openPanel(page);
+      await panel.getByRole('searchbox', { name: 'Filter images' }).fill(name);
+      const group = panel.locator(`.jp-r2d-image-group[data-repo="${name}"]`);
       await expect(group).toBeVisible();
       await expect(group).toContainText('v1');
+      const badge = group.locator('.jp-r2d-badge');
+      await expect(badge).toHaveText('repo2docker');
+      await expect(badge).toHaveAttribute('title', new RegExp(name));
       await testInfo.attach('image-browser', {
         body: await panel.screenshot(),
         contentType: 'image/png'
       });
 
-      await group.getByRole('button', { name: `Remove ${repo}:v1` }).click();
-      await page
-        .locator('.jp-Dialog')
-        .getByRole('button', { name: 'Remove' })
-        .click();
+      await group.getByRole('button', { name: `Remove ${name}:v1` }).click();
+      const dialog = page.locator('.jp-Dialog');
+      await expect(dialog).toContainText(`${name}:v1`);
+      await dialog.getByRole('button', { name: 'Remove' }).click();
       await expect(group).toHaveCount(0);
-      expect(docker('images', '-q', `${repo}:v1`)).toBe('');
+      expect(docker('images', '-q', `${name}:v1`)).toBe('');
     } finally {
-      try {
-        docker('rmi', `${repo}:v1`);
-      } catch {
-        // already removed by the test
-      }
+      await removeImageQuietly(page, `${name}:v1`);
     }
   });
 
-  test.fixme('explains why an image used by a container cannot be removed', async ({
+  test('explains why an image used by a container cannot be removed', async ({
     page
   }) => {
     const repo = unique('r2dui-inuse');
-    docker('tag', BASE, `${repo}:v1`);
+    makeImage(`${repo}:v1`);
     const container = docker('run', '-d', `${repo}:v1`, 'sleep', '300');
     try {
-      await page.locator(`.jp-SideBar [data-id="${PANEL_ID}"]`).click();
-      const panel = page.locator(`#${PANEL_ID}`);
+      const panel = await openPanel(page);
       await panel.getByRole('searchbox', { name: 'Filter images' }).fill(repo);
       const group = panel.locator(`.jp-r2d-image-group[data-repo="${repo}"]`);
       await expect(group).toContainText('in use');
       await group.getByRole('button', { name: `Remove ${repo}:v1` }).click();
-      await expect(page.locator('.jp-Dialog')).toContainText(
-        'used by a container'
-      );
-      await page
-        .locator('.jp-Dialog')
-        .getByRole('button', { name: 'Ok' })
-        .click();
+      const dialog = page.locator('.jp-Dialog');
+      await expect(dialog).toContainText('used by a container');
+      await dialog.getByRole('button', { name: 'Ok' }).click();
+      await expect(dialog).toHaveCount(0);
       expect(docker('images', '-q', `${repo}:v1`)).not.toBe('');
     } finally {
       docker('rm', '-f', container);
