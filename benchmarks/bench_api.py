@@ -7,7 +7,8 @@ measurements the job manager's engine is swapped for one whose push emits N log 
 fast as an asynchronous producer can (batches of 64 lines per loop turn, as a subprocess
 pipe would deliver them): it measures the server, not Docker.
 
-    .venv/bin/python benchmarks/bench_api.py [--lines 100000] [--images 1000]
+    .venv/bin/python benchmarks/bench_api.py [--lines 100000] [--images 1000] [--only-images]
+        [--images-kind tags|distinct|both]
 """
 
 from __future__ import annotations
@@ -183,17 +184,31 @@ def bench_sse(port: int, clients: int, lines: int) -> dict[str, float]:
     }
 
 
-def bench_images(port: int, count: int) -> dict[str, float]:
-    """GET images vs ``docker images --format json`` with ``count`` extra tags in the store."""
+def bench_images(port: int, count: int, distinct: bool = False) -> dict[str, Any]:
+    """GET images vs ``docker images --format json`` with ``count`` extra images in the store.
+
+    ``distinct=False``: ``count`` tags of the base image (one image id: one API entry with
+    ``count`` tags, ``count`` CLI rows). ``distinct=True``: ``count`` images of their own
+    (``docker commit`` with a different label each; no new layer data), so the per-image
+    work of the listing (labels, dates, in-use flags) is paid ``count`` times.
+    """
     import docker
 
     client = docker.APIClient(version="auto")
     base = os.environ.get("R2D_TEST_BASE_IMAGE", "r2d-test/base:latest")
     tags = [f"r2d-bench/many:t{i}" for i in range(count)]
-    for tag in tags:
-        repo, _, t = tag.partition(":")
-        client.tag(base, repo, t)
+    made: list[str] = []
+    container = None
     try:
+        if distinct:
+            container = client.create_container(base, command="true")["Id"]
+        for i, tag in enumerate(tags):
+            repo, _, t = tag.partition(":")
+            if container is not None:
+                client.commit(container, repo, t, changes=[f"LABEL r2d-bench.i={i}"])
+            else:
+                client.tag(base, repo, t)
+            made.append(tag)
         session = requests.Session()
         session.headers.update(HEADERS)
         api, cli = [], []
@@ -210,6 +225,7 @@ def bench_images(port: int, count: int) -> dict[str, float]:
             cli.append(time.perf_counter() - start)
             n_cli = len(out.splitlines())
         return {
+            "kind": "distinct images" if distinct else "tags of one image",
             "images_cli_rows": n_cli,
             "images_api_entries": n_api,
             "api_median_ms": statistics.median(api) * 1000,
@@ -217,8 +233,10 @@ def bench_images(port: int, count: int) -> dict[str, float]:
             "ratio": statistics.median(api) / statistics.median(cli),
         }
     finally:
-        for tag in tags:
+        for tag in made:
             client.remove_image(tag)
+        if container is not None:
+            client.remove_container(container)
         client.close()
 
 
@@ -234,6 +252,15 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--skip-images", action="store_true")
+    parser.add_argument(
+        "--only-images", action="store_true", help="only GET images vs docker images"
+    )
+    parser.add_argument(
+        "--images-kind",
+        choices=("tags", "distinct", "both"),
+        default="both",
+        help="extra tags of the base image, distinct images (docker commit), or both",
+    )
     parser.add_argument(
         "--serve", nargs=3, metavar=("PORT", "ROOT", "LINES"), help=argparse.SUPPRESS
     )
@@ -259,11 +286,15 @@ def main() -> None:
                     raise SystemExit("the benchmark server did not start") from None
                 time.sleep(0.1)
         results: dict[str, Any] = {"lines": args.lines}
-        results["loop_health"] = bench_loop_health(port, args.lines)
-        results["sse_1"] = bench_sse(port, 1, args.lines)
-        results["sse_10"] = bench_sse(port, 10, args.lines)
+        if not args.only_images:
+            results["loop_health"] = bench_loop_health(port, args.lines)
+            results["sse_1"] = bench_sse(port, 1, args.lines)
+            results["sse_10"] = bench_sse(port, 10, args.lines)
         if not args.skip_images:
-            results["images"] = bench_images(port, args.images)
+            if args.images_kind in ("tags", "both"):
+                results["images_tags"] = bench_images(port, args.images)
+            if args.images_kind in ("distinct", "both"):
+                results["images_distinct"] = bench_images(port, args.images, distinct=True)
         print(json.dumps(results, indent=2))
     finally:
         server.terminate()
