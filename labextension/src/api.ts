@@ -303,3 +303,154 @@ export async function removeImage(ref: string): Promise<void> {
     method: 'DELETE'
   });
 }
+
+/** The answer of `POST preview`: what repo2docker would build. */
+export interface IPreview {
+  /** repo2docker buildpack class name. */
+  buildpack: string;
+  /** The Dockerfile that would be built. */
+  dockerfile: string;
+  /** Warnings about the source. */
+  warnings: string[];
+}
+
+/** Preview what repo2docker would build from a source (builds nothing). */
+export function previewSource(source: ISource): Promise<IPreview> {
+  return requestAPI<IPreview>('preview', {
+    method: 'POST',
+    body: JSON.stringify({ source })
+  });
+}
+
+/** jupyter_r2d provenance of an image, decoded from its labels. */
+export interface IProvenance {
+  /** Folder (relative to the server root) or git URL. */
+  source: string | null;
+  /** git ref asked for. */
+  ref: string | null;
+  /** Resolved commit. */
+  commit: string | null;
+  /** Whether the tree had uncommitted changes. */
+  dirty: boolean;
+  /** Subdirectory that was built. */
+  subdir: string | null;
+  /** repo2docker buildpack. */
+  buildpack: string | null;
+  /** The job that built the image. */
+  job: string | null;
+  /** repo2docker version. */
+  repo2docker_version: string | null;
+}
+
+/** One layer of an image's history. */
+export interface ILayer {
+  /** Creation time (ISO), when known. */
+  created: string | null;
+  /** The instruction that made the layer. */
+  created_by: string;
+  /** Size in bytes. */
+  size: number;
+  /** Comment. */
+  comment: string;
+}
+
+/** The inspect view of an image (`GET images/<ref>`). */
+export interface IImageInspect {
+  /** Image id. */
+  id: string;
+  /** repo:tag references. */
+  tags: string[];
+  /** Repo digests. */
+  digests: string[];
+  /** Creation time. */
+  created: string | null;
+  /** Size in bytes. */
+  size: number | null;
+  /** Architecture. */
+  architecture?: string | null;
+  /** OS. */
+  os?: string | null;
+  /** Container config. */
+  config: {
+    env: string[];
+    cmd: string[] | null;
+    entrypoint: string[] | null;
+    workdir: string;
+    user: string;
+    exposed_ports: string[];
+  };
+  /** Labels. */
+  labels: { [key: string]: string };
+  /** Provenance, null for images jupyter_r2d/repo2docker did not build. */
+  r2d: IProvenance | null;
+  /** The repo2docker command that rebuilds the image, when known. */
+  reproduce: string | null;
+  /** Layer history, newest first. */
+  history: ILayer[];
+}
+
+/** Inspect one image by id or name:tag. */
+export function inspectImage(ref: string): Promise<IImageInspect> {
+  return requestAPI<IImageInspect>(`images/${encodeURIComponent(ref)}`);
+}
+
+/** One image of a prune answer. */
+export interface IPruneEntry {
+  /** Image id. */
+  id: string;
+  /** Size in bytes. */
+  size: number;
+  /** Why it was kept (skipped entries only). */
+  reason?: string;
+}
+
+/** The answer of `POST images/prune`. */
+export interface IPruneResult {
+  /** Whether nothing was removed (a listing only). */
+  dry_run: boolean;
+  /** Removed (or, in a dry run, to be removed). */
+  removed: IPruneEntry[];
+  /** Kept, with the reason. */
+  skipped: IPruneEntry[];
+  /** Bytes freed (or to be freed). */
+  space_reclaimed: number;
+}
+
+/** Prune dangling jupyter_r2d images (`dryRun`: only list them). */
+export function pruneImages(dryRun: boolean): Promise<IPruneResult> {
+  return requestAPI<IPruneResult>(
+    `images/prune${dryRun ? '?dry_run=true' : ''}`,
+    { method: 'POST' }
+  );
+}
+
+/** A container started by a run. */
+export interface IContainer {
+  /** Container id. */
+  id: string;
+  /** Container name. */
+  name: string;
+  /** The image it runs. */
+  image: string;
+  /** Docker state (running, exited, ...). */
+  status: string;
+  /** The URL it serves, if any. */
+  url: string | null;
+  /** The job that started it. */
+  job_id: string | null;
+  /** Creation time (ISO). */
+  created: string | null;
+}
+
+/** Containers started by runs. */
+export async function listContainers(): Promise<IContainer[]> {
+  return (await requestAPI<{ containers: IContainer[] }>('containers'))
+    .containers;
+}
+
+/** Stop and remove a container a run started. */
+export async function stopContainer(id: string): Promise<void> {
+  await requestAPI<null>(`containers/${encodeURIComponent(id)}`, {
+    method: 'DELETE'
+  });
+}

@@ -1,7 +1,15 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { IBuildRequest, IJob, IRegistry, startBuild } from './api';
+import {
+  IBuildRequest,
+  IJob,
+  IPreview,
+  IRegistry,
+  ISource,
+  previewSource,
+  startBuild
+} from './api';
 
 /** The distribution reference grammar, simplified (lower-case path, tag). */
 const IMAGE_RE =
@@ -84,7 +92,38 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
   const [busy, setBusy] = React.useState(false);
   const [error, setError] = React.useState<string | null>(null);
 
+  const [preview, setPreview] = React.useState<{
+    key: string;
+    result: IPreview;
+  } | null>(null);
+  const [previewBusy, setPreviewBusy] = React.useState(false);
+
   const sourceLabel = kind === 'folder' ? props.folder || '/' : gitUrl;
+  const source: ISource =
+    kind === 'folder'
+      ? { path: props.folder }
+      : {
+          url: gitUrl,
+          ...(gitRef ? { ref: gitRef } : {}),
+          ...(subdir ? { subdir } : {})
+        };
+  const sourceKey = JSON.stringify(source);
+  const shownPreview =
+    preview && preview.key === sourceKey ? preview.result : null;
+
+  const runPreview = async () => {
+    setPreviewBusy(true);
+    setError(null);
+    try {
+      const result = await previewSource(source);
+      setPreview({ key: sourceKey, result });
+    } catch (err) {
+      setPreview(null);
+      setError(trans.__('Preview failed: %1', (err as Error).message));
+    } finally {
+      setPreviewBusy(false);
+    }
+  };
   const suggested = deriveImageName(
     kind === 'folder' ? props.folder || 'root' : gitUrl || 'image'
   );
@@ -98,18 +137,7 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
     if (imageError) {
       return;
     }
-    const body: IBuildRequest = {
-      source:
-        kind === 'folder'
-          ? { path: props.folder }
-          : {
-              url: gitUrl,
-              ...(gitRef ? { ref: gitRef } : {}),
-              ...(subdir ? { subdir } : {})
-            },
-      run,
-      push
-    };
+    const body: IBuildRequest = { source, run, push };
     if (imageValue.trim()) {
       body.image = imageValue.trim();
     }
@@ -311,13 +339,61 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
           {error}
         </div>
       )}
-      <button
-        type="submit"
-        className="jp-Button jp-mod-styled jp-mod-accept jp-r2d-build"
-        disabled={busy || props.disabled || !!imageError || !sourceLabel}
-      >
-        {trans.__('Build')}
-      </button>
+      <div className="jp-r2d-form-buttons">
+        <button
+          type="button"
+          className="jp-Button jp-mod-styled jp-mod-reject jp-r2d-preview-button"
+          aria-label={trans.__(
+            'Preview the buildpack and Dockerfile repo2docker would use'
+          )}
+          disabled={previewBusy || props.disabled || !sourceLabel}
+          onClick={() => void runPreview()}
+        >
+          {previewBusy ? trans.__('Previewing…') : trans.__('Preview')}
+        </button>
+        <button
+          type="submit"
+          className="jp-Button jp-mod-styled jp-mod-accept jp-r2d-build"
+          disabled={busy || props.disabled || !!imageError || !sourceLabel}
+        >
+          {trans.__('Build')}
+        </button>
+      </div>
+      {shownPreview && (
+        <section
+          className="jp-r2d-preview"
+          aria-label={trans.__('Build preview')}
+        >
+          <div className="jp-r2d-preview-head">
+            <span>
+              {trans.__('Buildpack:')}{' '}
+              <strong data-field="buildpack">{shownPreview.buildpack}</strong>
+            </span>
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-mod-reject jp-r2d-small"
+              aria-label={trans.__('Close the preview')}
+              onClick={() => setPreview(null)}
+            >
+              {trans.__('Close')}
+            </button>
+          </div>
+          {shownPreview.warnings.length > 0 && (
+            <ul className="jp-r2d-warnings" aria-label={trans.__('Warnings')}>
+              {shownPreview.warnings.map((w, i) => (
+                <li key={i}>{w}</li>
+              ))}
+            </ul>
+          )}
+          <pre
+            className="jp-r2d-code jp-r2d-dockerfile"
+            tabIndex={0}
+            aria-label={trans.__('Rendered Dockerfile')}
+          >
+            {shownPreview.dockerfile}
+          </pre>
+        </section>
+      )}
     </form>
   );
 }

@@ -84,6 +84,14 @@ export interface IImageBrowserProps {
   images: IImage[];
   /** Refresh after a change. */
   onChanged: () => void;
+  /** Open the inspect view of an image. */
+  onInspect: (ref: string) => void;
+  /** Run an image. */
+  onRun: (ref: string) => void;
+  /** Push an image. */
+  onPush: (ref: string) => void;
+  /** Prune dangling jupyter_r2d images. */
+  onPrune: () => void;
   /** Translation bundle. */
   trans: TranslationBundle;
 }
@@ -183,6 +191,16 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
           <option value="size">{trans.__('Largest')}</option>
           <option value="name">{trans.__('Name')}</option>
         </select>
+        <button
+          className="jp-Button jp-mod-styled jp-mod-reject jp-r2d-prune"
+          title={trans.__(
+            'Remove dangling images that jupyter_r2d built (shows the list first)'
+          )}
+          aria-label={trans.__('Prune dangling jupyter_r2d images')}
+          onClick={() => props.onPrune()}
+        >
+          {trans.__('Prune…')}
+        </button>
       </div>
       <div className="jp-r2d-images-total">
         {trans.__(
@@ -213,6 +231,12 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
                       title={[image.r2d.source, image.r2d.ref, image.r2d.commit]
                         .filter(Boolean)
                         .join(' ')}
+                      aria-label={trans.__(
+                        'Built with repo2docker from %1',
+                        [image.r2d.source, image.r2d.ref]
+                          .filter(Boolean)
+                          .join(' @ ')
+                      )}
                     >
                       {trans.__('repo2docker')}
                     </span>
@@ -231,13 +255,44 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
                     {formatSize(image.size)} ·{' '}
                     {new Date(image.created).toLocaleDateString()}
                   </span>
-                  <button
-                    className="jp-Button jp-mod-styled jp-mod-reject"
-                    aria-label={trans.__('Remove %1', tags[0] ?? image.id)}
-                    onClick={() => void remove(image, tags[0] ?? image.id)}
-                  >
-                    {trans.__('Remove')}
-                  </button>
+                  <span className="jp-r2d-row-actions">
+                    <button
+                      className="jp-Button jp-mod-styled jp-mod-reject"
+                      data-action="inspect"
+                      aria-label={trans.__('Inspect %1', tags[0] ?? image.id)}
+                      onClick={() => props.onInspect(tags[0] ?? image.id)}
+                    >
+                      {trans.__('Inspect')}
+                    </button>
+                    {tags.length > 0 && (
+                      <>
+                        <button
+                          className="jp-Button jp-mod-styled jp-mod-reject"
+                          data-action="run"
+                          aria-label={trans.__('Run %1', tags[0])}
+                          onClick={() => props.onRun(tags[0])}
+                        >
+                          {trans.__('Run')}
+                        </button>
+                        <button
+                          className="jp-Button jp-mod-styled jp-mod-reject"
+                          data-action="push"
+                          aria-label={trans.__('Push %1', tags[0])}
+                          onClick={() => props.onPush(tags[0])}
+                        >
+                          {trans.__('Push')}
+                        </button>
+                      </>
+                    )}
+                    <button
+                      className="jp-Button jp-mod-styled jp-mod-reject"
+                      data-action="remove"
+                      aria-label={trans.__('Remove %1', tags[0] ?? image.id)}
+                      onClick={() => void remove(image, tags[0] ?? image.id)}
+                    >
+                      {trans.__('Remove')}
+                    </button>
+                  </span>
                 </li>
               ))}
             </ul>

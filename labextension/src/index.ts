@@ -4,36 +4,48 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import {
+  Dialog,
   ICommandPalette,
   Notification,
+  showDialog,
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { ReadonlyJSONObject } from '@lumino/coreutils';
 
-import { IJob, IJobEvent } from './api';
+import {
+  forgetBuild,
+  getBuild,
+  IBuildRequest,
+  IJob,
+  IJobEvent,
+  pruneImages,
+  startBuild,
+  stopContainer
+} from './api';
+import { CommandIDs } from './commands';
+import type { ImageInspectWidget } from './inspect';
 import type { JobLogWidget } from './logView';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the sidebar is added at start
 import { ImagesPanel } from './panel';
 import { ActiveJobsStatus } from './status';
 
-/**
- * Command ids of jupyter_r2d.
- */
-export namespace CommandIDs {
-  /** Show the Images panel. */
-  export const openPanel = 'jupyter-r2d:open-panel';
-  /** Refresh the engine status. */
-  export const refreshEngine = 'jupyter-r2d:refresh-engine';
-  /** Open the log tab of a job. */
-  export const openLog = 'jupyter-r2d:open-log';
-  /** Show the build form for a folder. */
-  export const buildFolder = 'jupyter-r2d:build-folder';
-}
+export { CommandIDs } from './commands';
 
 const NO_ARGS = { args: { type: 'object', properties: {} } };
+
+/** A command's arguments: one required string (and optional strings). */
+function oneArg(name: string, more: { [key: string]: { type: string } } = {}) {
+  const args: ReadonlyJSONObject = {
+    type: 'object',
+    properties: { [name]: { type: 'string' }, ...more },
+    required: [name]
+  };
+  return { args };
+}
 
 /**
  * The Images sidebar plugin.
@@ -41,7 +53,7 @@ const NO_ARGS = { args: { type: 'object', properties: {} } };
 const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-r2d:panel',
   description:
-    'The Images sidebar: container engine status, builds and images.',
+    'The Images sidebar: container engine status, builds, containers and images.',
   autoStart: true,
   optional: [
     ILayoutRestorer,
@@ -64,6 +76,9 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     const trans = tr.load('jupyter_r2d');
     const tracker = new WidgetTracker<JobLogWidget>({
       namespace: 'jupyter-r2d-log'
+    });
+    const inspectTracker = new WidgetTracker<ImageInspectWidget>({
+      namespace: 'jupyter-r2d-inspect'
     });
 
     const openLog = async (
@@ -91,6 +106,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       event: IJobEvent
     ): void => {
       void panel.refreshJobs();
+      // Open inspect views show the image as it is now.
+      inspectTracker.forEach(w => void w.content.refresh());
       const name = label ?? jobId;
       const actions = [
         {
@@ -117,10 +134,32 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
+    /** Start a job, add it to the history and open its log. */
+    const start = async (
+      body: IBuildRequest,
+      alwaysOpenLog: boolean
+    ): Promise<IJob | null> => {
+      try {
+        const job = await startBuild(body);
+        panel.addJob(job);
+        if (alwaysOpenLog || openLogOnBuild) {
+          void openLog(job.id, job.image);
+        }
+        return job;
+      } catch (error) {
+        Notification.error(
+          trans.__('Cannot start the job: %1', (error as Error).message),
+          { autoClose: 8000 }
+        );
+        return null;
+      }
+    };
+
     const defaults = { run: false, push: false, registry: '' };
     let openLogOnBuild = true;
     const panel = new ImagesPanel({
       translator: tr,
+      commands: app.commands,
       defaults,
       openLog: (job: IJob) => {
         void openLog(job.id, job.image);
@@ -155,7 +194,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         item,
         align: 'left',
         rank: 50,
-        isActive: () => true
+        isActive: () => item.active,
+        activeStateChanged: item.activeChanged
       });
       panel.jobsChanged.connect((_, jobs) => {
         item.jobs = jobs;
@@ -170,6 +210,11 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
           label: widget.title.label.replace(/^Build: /, '')
         }),
         name: widget => widget.content.jobId
+      });
+      void restorer.restore(inspectTracker, {
+        command: CommandIDs.inspectImage,
+        args: widget => ({ ref: widget.content.ref }),
+        name: widget => widget.content.ref
       });
     }
 
@@ -196,13 +241,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.openLog, {
       label: trans.__('Open Build Log'),
-      describedBy: {
-        args: {
-          type: 'object',
-          properties: { id: { type: 'string' }, label: { type: 'string' } },
-          required: ['id']
-        }
-      },
+      describedBy: oneArg('id', { label: { type: 'string' } }),
       execute: args =>
         openLog(String(args.id), args.label ? String(args.label) : undefined)
     });
@@ -222,6 +261,267 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(panel.id);
       }
     });
+
+    app.commands.addCommand(CommandIDs.inspectImage, {
+      label: args =>
+        args.ref
+          ? trans.__('Inspect %1', String(args.ref))
+          : trans.__('Inspect Image'),
+      caption: trans.__(
+        'Labels, configuration, layer history and provenance of an image'
+      ),
+      describedBy: oneArg('ref'),
+      execute: async args => {
+        const ref = String(args.ref);
+        const existing = inspectTracker.find(w => w.content.ref === ref);
+        if (existing) {
+          app.shell.activateById(existing.id);
+          void existing.content.refresh();
+          return existing;
+        }
+        const { ImageInspectWidget } = await import('./inspect');
+        const widget = new ImageInspectWidget(ref, trans, {
+          run: image =>
+            void app.commands.execute(CommandIDs.runImage, { ref: image }),
+          push: image =>
+            void app.commands.execute(CommandIDs.pushImage, { ref: image }),
+          openJob: id => void openLog(id)
+        });
+        void inspectTracker.add(widget);
+        app.shell.add(widget, 'main');
+        app.shell.activateById(widget.id);
+        return widget;
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.runImage, {
+      label: args =>
+        args.ref ? trans.__('Run %1', String(args.ref)) : trans.__('Run Image'),
+      caption: trans.__('Start a container from an existing image'),
+      describedBy: oneArg('ref'),
+      execute: args =>
+        start({ source: null, image: String(args.ref), run: true }, true)
+    });
+
+    app.commands.addCommand(CommandIDs.pushImage, {
+      label: args =>
+        args.ref
+          ? trans.__('Push %1…', String(args.ref))
+          : trans.__('Push Image…'),
+      caption: trans.__('Push an existing image to a registry'),
+      describedBy: oneArg('ref'),
+      execute: async args => {
+        const image = String(args.ref);
+        const { askIntent } = await import('./intentDialog');
+        const value = await askIntent(
+          trans.__('Push %1', image),
+          trans.__('Push'),
+          {
+            registries: panel.registries,
+            askRegistry: true,
+            registry: defaults.registry,
+            image
+          },
+          trans
+        );
+        if (!value) {
+          return null;
+        }
+        return start(
+          { source: null, image, push: true, registry: value.registry },
+          true
+        );
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.rebuildJob, {
+      label: trans.__('Rebuild with the Same Settings'),
+      caption: trans.__('Start a finished job again with the same settings'),
+      describedBy: oneArg('id'),
+      execute: async args => {
+        const id = String(args.id);
+        const job = panel.jobs.find(j => j.id === id) ?? (await getBuild(id));
+        const body: IBuildRequest = {
+          source: job.source,
+          image: job.image,
+          run: job.run,
+          push: job.push
+        };
+        // Configured registries are found again by server; a login typed
+        // once, and build arg values, were never kept: ask for them again.
+        const configured =
+          job.push && job.registry
+            ? panel.registries.find(
+                r =>
+                  r.server === job.registry!.server &&
+                  (r.username ?? '') === (job.registry!.username ?? '')
+              )
+            : undefined;
+        const needLogin = job.push && !!job.registry?.username && !configured;
+        const buildArgs = job.build_args ?? [];
+        if (configured) {
+          body.registry = configured.name;
+        }
+        if (needLogin || buildArgs.length > 0) {
+          const { askIntent } = await import('./intentDialog');
+          const value = await askIntent(
+            trans.__('Rebuild %1', job.image),
+            trans.__('Rebuild'),
+            {
+              registries: panel.registries,
+              askRegistry: needLogin,
+              server: needLogin ? job.registry!.server : undefined,
+              username: needLogin ? job.registry!.username : undefined,
+              image: job.image,
+              buildArgs,
+              message: needLogin
+                ? trans.__(
+                    'The password for %1 was used once and not kept: type it again.',
+                    job.registry!.server
+                  )
+                : undefined
+            },
+            trans
+          );
+          if (!value) {
+            return null;
+          }
+          if (needLogin) {
+            body.registry = value.registry;
+          }
+          if (buildArgs.length > 0) {
+            body.build_args = value.buildArgs;
+          }
+        }
+        return start(body, false);
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.forgetJob, {
+      label: trans.__('Forget Job'),
+      caption: trans.__('Remove a finished job and its log from the history'),
+      describedBy: oneArg('id'),
+      execute: async args => {
+        const id = String(args.id);
+        try {
+          await forgetBuild(id);
+          tracker.find(w => w.content.jobId === id)?.close();
+        } catch (error) {
+          Notification.error(
+            trans.__('Cannot forget job %1: %2', id, (error as Error).message),
+            { autoClose: 8000 }
+          );
+        }
+        await panel.refreshJobs();
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.stopContainer, {
+      label: trans.__('Stop Container'),
+      caption: trans.__('Stop and remove a container a run started'),
+      describedBy: oneArg('id', { name: { type: 'string' } }),
+      execute: async args => {
+        const id = String(args.id);
+        const name = args.name ? String(args.name) : id.slice(0, 12);
+        const answer = await showDialog({
+          title: trans.__('Stop container'),
+          body: trans.__(
+            'Stop and remove %1? Anything not saved outside the container is lost.',
+            name
+          ),
+          buttons: [
+            Dialog.cancelButton({ label: trans.__('Cancel') }),
+            Dialog.warnButton({ label: trans.__('Stop') })
+          ]
+        });
+        if (!answer.button.accept) {
+          return;
+        }
+        try {
+          await stopContainer(id);
+          Notification.success(trans.__('Stopped %1', name), {
+            autoClose: 3000
+          });
+        } catch (error) {
+          Notification.error(
+            trans.__('Cannot stop %1: %2', name, (error as Error).message),
+            { autoClose: 8000 }
+          );
+        }
+        await panel.refreshJobs();
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.pruneImages, {
+      label: trans.__('Prune Dangling jupyter_r2d Images…'),
+      caption: trans.__(
+        'Remove untagged images that jupyter_r2d built, after showing them'
+      ),
+      describedBy: NO_ARGS,
+      execute: async () => {
+        let plan;
+        try {
+          plan = await pruneImages(true);
+        } catch (error) {
+          Notification.error(
+            trans.__(
+              'Cannot list images to prune: %1',
+              (error as Error).message
+            ),
+            { autoClose: 8000 }
+          );
+          return;
+        }
+        if (plan.removed.length === 0 && plan.skipped.length === 0) {
+          Notification.info(
+            trans.__('No dangling jupyter_r2d images: nothing to prune.'),
+            { autoClose: 4000 }
+          );
+          return;
+        }
+        const { PrunePlan } = await import('./prune');
+        const answer = await showDialog({
+          title: trans.__('Prune dangling images'),
+          body: new PrunePlan(plan, trans),
+          buttons:
+            plan.removed.length > 0
+              ? [
+                  Dialog.cancelButton({ label: trans.__('Cancel') }),
+                  Dialog.warnButton({
+                    label: trans._n(
+                      'Remove %1 image',
+                      'Remove %1 images',
+                      plan.removed.length
+                    )
+                  })
+                ]
+              : [Dialog.okButton({ label: trans.__('Close') })]
+        });
+        if (!answer.button.accept || plan.removed.length === 0) {
+          return;
+        }
+        try {
+          const { formatSize } = await import('./images');
+          const done = await pruneImages(false);
+          Notification.success(
+            trans._n(
+              'Removed %1 image, %2 reclaimed',
+              'Removed %1 images, %2 reclaimed',
+              done.removed.length,
+              formatSize(done.space_reclaimed)
+            ),
+            { autoClose: 5000 }
+          );
+        } catch (error) {
+          Notification.error(
+            trans.__('Prune failed: %1', (error as Error).message),
+            { autoClose: 8000 }
+          );
+        }
+        await panel.refreshJobs();
+      }
+    });
+
     app.contextMenu.addItem({
       command: CommandIDs.buildFolder,
       selector: '.jp-DirListing-item[data-isdir="true"]',
@@ -237,6 +537,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CommandIDs.openPanel, category });
       palette.addItem({ command: CommandIDs.refreshEngine, category });
       palette.addItem({ command: CommandIDs.buildFolder, category });
+      palette.addItem({ command: CommandIDs.pruneImages, category });
     }
   }
 };

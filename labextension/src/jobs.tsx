@@ -12,6 +12,19 @@ const STATUS_ICONS: { [status: string]: string } = {
   interrupted: '!'
 };
 
+/** The translated name of a job status. */
+export function statusLabel(status: string, trans: TranslationBundle): string {
+  const labels: { [status: string]: string } = {
+    queued: trans.__('queued'),
+    running: trans.__('running'),
+    succeeded: trans.__('succeeded'),
+    failed: trans.__('failed'),
+    cancelled: trans.__('cancelled'),
+    interrupted: trans.__('interrupted')
+  };
+  return labels[status] ?? status;
+}
+
 /** A job's source, as one short string. */
 export function describeSource(job: IJob): string {
   const source = job.source;
@@ -47,6 +60,8 @@ export interface IJobListProps {
   onOpen: (job: IJob) => void;
   /** Forget a finished job. */
   onForget: (job: IJob) => void;
+  /** Start a job again with the same settings. */
+  onRebuild: (job: IJob) => void;
   /** Translation bundle. */
   trans: TranslationBundle;
 }
@@ -70,14 +85,22 @@ export function JobList(props: IJobListProps): JSX.Element {
         >
           <span
             className="jp-r2d-status-icon"
-            title={job.status}
-            aria-label={job.status}
+            title={statusLabel(job.status, trans)}
+            aria-label={statusLabel(job.status, trans)}
           >
             {STATUS_ICONS[job.status] ?? '?'}
           </span>
           <span className="jp-r2d-job-main">
             <span className="jp-r2d-job-image">{job.image}</span>
-            <span className="jp-r2d-job-source">{describeSource(job)}</span>
+            <span className="jp-r2d-job-source">
+              {describeSource(job) || trans.__('existing image')}
+              {job.run && (
+                <span className="jp-r2d-marker">{trans.__('run')}</span>
+              )}
+              {job.push && (
+                <span className="jp-r2d-marker">{trans.__('push')}</span>
+              )}
+            </span>
             <span className="jp-r2d-job-meta">
               {new Date(job.created).toLocaleString()} {duration(job)}
             </span>
@@ -92,22 +115,45 @@ export function JobList(props: IJobListProps): JSX.Element {
               </a>
             )}
           </span>
-          <button
-            className="jp-Button jp-mod-styled jp-mod-reject"
-            aria-label={trans.__('Open the log of %1', job.image)}
-            onClick={() => props.onOpen(job)}
-          >
-            {trans.__('Log')}
-          </button>
-          {isFinished(job.status) && (
+          <span className="jp-r2d-row-actions">
             <button
               className="jp-Button jp-mod-styled jp-mod-reject"
-              aria-label={trans.__('Forget job %1', job.id)}
-              onClick={() => props.onForget(job)}
+              data-action="log"
+              aria-label={trans.__('Open the log of %1', job.image)}
+              onClick={() => props.onOpen(job)}
             >
-              {trans.__('Forget')}
+              {trans.__('Log')}
             </button>
-          )}
+            {isFinished(job.status) && (
+              <>
+                <button
+                  className="jp-Button jp-mod-styled jp-mod-reject"
+                  data-action="rebuild"
+                  aria-label={trans.__(
+                    'Rebuild %1 with the same settings',
+                    job.image
+                  )}
+                  title={trans.__(
+                    'Start this job again with the same settings'
+                  )}
+                  onClick={() => props.onRebuild(job)}
+                >
+                  {job.source ? trans.__('Rebuild') : trans.__('Repeat')}
+                </button>
+                <button
+                  className="jp-Button jp-mod-styled jp-mod-reject"
+                  data-action="forget"
+                  aria-label={trans.__('Forget job %1', job.id)}
+                  title={trans.__(
+                    'Remove this job and its log from the history'
+                  )}
+                  onClick={() => props.onForget(job)}
+                >
+                  {trans.__('Forget')}
+                </button>
+              </>
+            )}
+          </span>
         </li>
       ))}
     </ul>

@@ -63,7 +63,7 @@ export class JobLogContent extends Widget {
     for (const phase of PHASES) {
       const li = document.createElement('li');
       li.dataset.phase = phase;
-      li.textContent = phase;
+      li.textContent = this._phaseLabel(phase);
       this._steps.append(li);
     }
     this._bar.append(
@@ -96,7 +96,11 @@ export class JobLogContent extends Widget {
       disableStdin: true,
       scrollback: 200000,
       fontSize: 12,
-      fontFamily: 'var(--jp-code-font-family), monospace'
+      // xterm.js measures glyphs itself: give it a resolved font, not var().
+      fontFamily:
+        getComputedStyle(document.documentElement)
+          .getPropertyValue('--jp-code-font-family')
+          .trim() || 'monospace'
     });
     this._fit = new FitAddon();
     this._terminal.loadAddon(this._fit);
@@ -217,9 +221,13 @@ export class JobLogContent extends Widget {
     for (const event of events) {
       this._seq = event.seq;
       this._phase = event.phase;
+      this._reached = Math.max(this._reached, PHASES.indexOf(event.phase));
       if (event.progress) {
         const p = event.progress;
-        this._progress = `${p.kind} ${p.current}/${p.total}`;
+        this._progress =
+          p.kind === 'layer'
+            ? this._trans.__('layer %1/%2', p.current, p.total)
+            : this._trans.__('step %1/%2', p.current, p.total);
       }
       const lines = String(event.message ?? '').split('\n');
       for (const line of lines) {
@@ -271,12 +279,27 @@ export class JobLogContent extends Widget {
   private _render(): void {
     const phase = this._phase || this._job?.phase || 'waiting';
     this.node.dataset.phase = phase;
-    this._phaseEl.textContent = phase;
+    this._phaseEl.textContent = this._phaseLabel(phase);
     this._progressEl.textContent = this._progress;
-    const idx = PHASES.indexOf(phase);
+    let idx = PHASES.indexOf(phase);
+    // failed/cancelled: the step it stopped in is marked, those before done.
+    const stopped = idx < 0 && phase !== 'waiting';
+    if (stopped) {
+      idx = this._reached;
+    }
+    const job = this._job;
     this._steps.querySelectorAll('li').forEach((li, i) => {
+      // Only the phases this job goes through.
+      const step = li.dataset.phase;
+      li.hidden =
+        !!job &&
+        ((step === 'pushing' && !job.push) ||
+          (step === 'launching' && !job.run) ||
+          (!job.source &&
+            (step === 'fetching' || step === 'building' || step === 'built')));
       li.classList.toggle('jp-mod-done', idx >= 0 && i < idx);
-      li.classList.toggle('jp-mod-current', i === idx);
+      li.classList.toggle('jp-mod-current', !stopped && i === idx);
+      li.classList.toggle('jp-mod-stopped', stopped && i === idx);
     });
     const finished =
       !!this._terminalEvent ||
@@ -311,6 +334,23 @@ export class JobLogContent extends Widget {
         }
       }
     });
+  }
+
+  /** The translated name of a phase. */
+  private _phaseLabel(phase: string): string {
+    const trans = this._trans;
+    const labels: { [phase: string]: string } = {
+      waiting: trans.__('waiting'),
+      fetching: trans.__('fetching'),
+      building: trans.__('building'),
+      built: trans.__('built'),
+      pushing: trans.__('pushing'),
+      launching: trans.__('launching'),
+      ready: trans.__('ready'),
+      failed: trans.__('failed'),
+      cancelled: trans.__('cancelled')
+    };
+    return labels[phase] ?? phase;
   }
 
   private _span(className: string, text: string): HTMLSpanElement {
@@ -357,6 +397,7 @@ export class JobLogContent extends Widget {
   private _lines: string[] = [];
   private _pending: string[] = [];
   private _firstError = -1;
+  private _reached = -1;
   private _url: string | null = null;
   private _terminalEvent: IJobEvent | null = null;
   private _finishedAt = 0;

@@ -1,31 +1,33 @@
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
 import { Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import {
   APIError,
-  forgetBuild,
   getEngine,
+  IContainer,
   IEngineStatus,
   IJob,
   IRegistry,
   IImage,
   listBuilds,
+  listContainers,
   listImages,
   listRegistries
 } from './api';
-import { ImageBrowser } from './images';
 import { BuildForm } from './buildForm';
+import { CommandIDs } from './commands';
+import { ContainerList } from './containers';
 import { EngineStatus } from './engineStatus';
-import { JobList } from './jobs';
 import { containerIcon } from './icons';
+import { ImageBrowser } from './images';
+import { JobList } from './jobs';
 
 /**
- * The "Images" sidebar panel.
- *
- * For now it holds the engine status; the build form, job history,
- * containers and the image browser are added as sections.
+ * The "Images" sidebar panel: engine status, build form, job history,
+ * containers started by runs, and the image browser.
  */
 export class ImagesPanel extends ReactWidget {
   /**
@@ -84,23 +86,52 @@ export class ImagesPanel extends ReactWidget {
     return this._jobs;
   }
 
-  /** Refresh the job history and the registries. */
+  /** The registries configured on the server. */
+  get registries(): IRegistry[] {
+    return this._registries;
+  }
+
+  /** The containers started by runs, as last listed. */
+  get containers(): IContainer[] {
+    return this._containers;
+  }
+
+  /** Add a job that was just started to the history. */
+  addJob(job: IJob): void {
+    this._jobs = [job, ...this._jobs.filter(j => j.id !== job.id)];
+    this._jobsChanged.emit(this._jobs);
+    this.update();
+  }
+
+  /** Refresh the job history, containers, images and the registries. */
   async refreshJobs(): Promise<void> {
-    try {
-      this._jobs = await listBuilds();
-      if (!this._registriesLoaded) {
-        this._registries = await listRegistries();
-        this._registriesLoaded = true;
-      }
-    } catch {
-      // shown by the engine status
+    const [jobs, containers, images, registries] = await Promise.allSettled([
+      listBuilds(),
+      listContainers(),
+      listImages(),
+      this._registriesLoaded
+        ? Promise.resolve(this._registries)
+        : listRegistries()
+    ]);
+    if (jobs.status === 'fulfilled') {
+      this._jobs = jobs.value;
+    }
+    if (registries.status === 'fulfilled') {
+      this._registries = registries.value;
+      this._registriesLoaded = true;
     }
     this._jobsChanged.emit(this._jobs);
-    try {
-      this._images = await listImages();
+    if (containers.status === 'fulfilled') {
+      this._containers = containers.value;
+      this._containersError = null;
+    } else {
+      this._containersError = (containers.reason as Error).message;
+    }
+    if (images.status === 'fulfilled') {
+      this._images = images.value;
       this._imagesError = null;
-    } catch (error) {
-      this._imagesError = (error as Error).message;
+    } else {
+      this._imagesError = (images.reason as Error).message;
     }
     this.update();
   }
@@ -201,9 +232,7 @@ export class ImagesPanel extends ReactWidget {
               defaultRegistry={this._options.defaults?.registry ?? ''}
               disabled={!ready}
               onStarted={job => {
-                this._jobs = [job, ...this._jobs.filter(j => j.id !== job.id)];
-                this._jobsChanged.emit(this._jobs);
-                this.update();
+                this.addJob(job);
                 this._options.onStarted?.(job);
               }}
               trans={this._trans}
@@ -220,10 +249,39 @@ export class ImagesPanel extends ReactWidget {
               jobs={this._jobs}
               trans={this._trans}
               onOpen={job => this._options.openLog?.(job)}
-              onForget={async job => {
-                await forgetBuild(job.id);
-                await this.refreshJobs();
-              }}
+              onRebuild={job => this._execute(CommandIDs.rebuildJob, job.id)}
+              onForget={job => this._execute(CommandIDs.forgetJob, job.id)}
+            />
+          </section>
+        )}
+        {ready && (
+          <section
+            className="jp-r2d-section"
+            aria-label={this._trans.__('Containers')}
+          >
+            <h3>{this._trans.__('Containers')}</h3>
+            {this._containersError && (
+              <div className="jp-r2d-banner jp-r2d-mod-error" role="alert">
+                {this._trans.__(
+                  'Cannot list containers: %1',
+                  this._containersError
+                )}
+              </div>
+            )}
+            <ContainerList
+              containers={this._containers}
+              trans={this._trans}
+              onStop={container =>
+                void this._options.commands.execute(CommandIDs.stopContainer, {
+                  id: container.id,
+                  name: container.name
+                })
+              }
+              onOpenJob={id =>
+                void this._options.commands.execute(CommandIDs.openLog, {
+                  id
+                })
+              }
             />
           </section>
         )}
@@ -242,11 +300,34 @@ export class ImagesPanel extends ReactWidget {
               images={this._images}
               trans={this._trans}
               onChanged={() => void this.refreshJobs()}
+              onInspect={ref =>
+                void this._options.commands.execute(CommandIDs.inspectImage, {
+                  ref
+                })
+              }
+              onRun={ref =>
+                void this._options.commands.execute(CommandIDs.runImage, {
+                  ref
+                })
+              }
+              onPush={ref =>
+                void this._options.commands.execute(CommandIDs.pushImage, {
+                  ref
+                })
+              }
+              onPrune={() =>
+                void this._options.commands.execute(CommandIDs.pruneImages)
+              }
             />
           </section>
         )}
       </div>
     );
+  }
+
+  /** Run a command that takes a job id. */
+  private _execute(command: string, id: string): void {
+    void this._options.commands.execute(command, { id });
   }
 
   private _trans: TranslationBundle;
@@ -256,6 +337,8 @@ export class ImagesPanel extends ReactWidget {
   private _registries: IRegistry[] = [];
   private _registriesLoaded = false;
   private _images: IImage[] = [];
+  private _containers: IContainer[] = [];
+  private _containersError: string | null = null;
   private _imagesError: string | null = null;
   private _interval = 10000;
   private _jobsChanged = new Signal<this, IJob[]>(this);
@@ -276,6 +359,8 @@ export namespace ImagesPanel {
   export interface IOptions {
     /** The application translator. */
     translator: ITranslator;
+    /** The application's commands (the panel's actions are commands). */
+    commands: CommandRegistry;
     /** Open the log tab of a job. */
     openLog?: (job: IJob) => void;
     /** Called when the build form started a job. */

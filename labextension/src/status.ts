@@ -1,4 +1,5 @@
 import { TranslationBundle } from '@jupyterlab/translation';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { IJob, isFinished } from './api';
@@ -30,9 +31,21 @@ export class ActiveJobsStatus extends Widget {
     this.jobs = [];
   }
 
+  /** Whether a job is active (the status bar shows the item only then). */
+  get active(): boolean {
+    return this._active > 0;
+  }
+
+  /** Emitted when `active` changes. */
+  get activeChanged(): ISignal<this, void> {
+    return this._activeChanged;
+  }
+
   /** Update from the job list. */
   set jobs(jobs: IJob[]) {
     const active = jobs.filter(job => !isFinished(job.status)).length;
+    const changed = active > 0 !== this._active > 0;
+    this._active = active;
     this.node.textContent = this._trans._n(
       '%1 build running',
       '%1 builds running',
@@ -40,6 +53,11 @@ export class ActiveJobsStatus extends Widget {
     );
     this.node.title = this._trans.__('jupyter_r2d: active build jobs');
     this.node.setAttribute('aria-label', this.node.textContent);
-    this.setHidden(active === 0);
+    if (changed) {
+      this._activeChanged.emit();
+    }
   }
+
+  private _active = 0;
+  private _activeChanged = new Signal<this, void>(this);
 }

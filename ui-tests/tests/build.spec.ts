@@ -24,7 +24,7 @@ test.describe('Build from the file browser', () => {
     const panel = await openFolder(page, name);
     await panel.locator('input[name="image"]').fill(`${name}:v1`);
     await panel.locator('input[name="run"]').check();
-    await panel.getByRole('button', { name: 'Build' }).click();
+    await panel.getByRole('button', { name: 'Build', exact: true }).click();
 
     const log = page.locator('.jp-r2d-LogView');
     await expect(log).toBeVisible();
@@ -76,14 +76,15 @@ test.describe('Build from the file browser', () => {
       name,
       [
         `FROM ${BASE}`,
-        'RUN i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo "filler $i"; done',
+        // Unique to this run (never from the cache): 300 lines of output.
+        `RUN echo ${name}; i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo "filler $i"; done`,
         'RUN echo about to fail && exit 1',
         ''
       ].join('\n')
     );
     const panel = await openFolder(page, name);
     await panel.locator('input[name="image"]').fill(`${name}:v1`);
-    await panel.getByRole('button', { name: 'Build' }).click();
+    await panel.getByRole('button', { name: 'Build', exact: true }).click();
     const log = page.locator('.jp-r2d-LogView');
     await expect(log).toHaveAttribute('data-phase', 'failed', {
       timeout: 120000
@@ -113,7 +114,7 @@ test.describe('Build from the file browser', () => {
     );
     const panel = await openFolder(page, name);
     await panel.locator('input[name="image"]').fill(`${name}:v1`);
-    await panel.getByRole('button', { name: 'Build' }).click();
+    await panel.getByRole('button', { name: 'Build', exact: true }).click();
     const log = page.locator('.jp-r2d-LogView');
     // Mid-build: the sleeping step has started.
     await expect(log.locator('.xterm-rows')).toContainText(`echo ${name}`, {
@@ -155,7 +156,7 @@ test.describe('Build from the file browser', () => {
     await panel.locator('input[name="server"]').fill(registry);
     await panel.locator('input[name="username"]').fill(user);
     await panel.locator('input[name="password"]').fill(password);
-    await panel.getByRole('button', { name: 'Build' }).click();
+    await panel.getByRole('button', { name: 'Build', exact: true }).click();
     await expect(panel.locator('input[name="password"]')).toHaveValue('');
     const log = page.locator('.jp-r2d-LogView');
     await expect(log).toHaveAttribute('data-phase', 'ready', {
@@ -222,7 +223,7 @@ test.describe('Build from the file browser', () => {
         (request.postData() ?? '').includes('jupyter-r2d-log'),
       { timeout: 60000 }
     );
-    await panel.getByRole('button', { name: 'Build' }).click();
+    await panel.getByRole('button', { name: 'Build', exact: true }).click();
     const log = page.locator('.jp-r2d-LogView');
     await expect(log.locator('.xterm-rows')).toContainText('line-0', {
       timeout: 120000

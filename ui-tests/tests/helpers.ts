@@ -23,7 +23,10 @@ export function unique(prefix: string): string {
 
 /** Run the docker CLI (test setup, checks and cleanup only). */
 export function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf-8' }).trim();
+  return execFileSync('docker', args, {
+    encoding: 'utf-8',
+    stdio: ['ignore', 'pipe', 'pipe']
+  }).trim();
 }
 
 /**
