@@ -16,6 +16,8 @@ export namespace CommandIDs {
   export const runImage = 'jupyter-r2d:run-image';
   /** Push an existing image (args: ref). */
   export const pushImage = 'jupyter-r2d:push-image';
+  /** Remove an image or a tag, after a confirmation (args: ref). */
+  export const removeImage = 'jupyter-r2d:remove-image';
   /** Prune dangling jupyter_r2d images, after showing what goes. */
   export const pruneImages = 'jupyter-r2d:prune-images';
   /** Stop and remove a container a run started (args: id, name). */

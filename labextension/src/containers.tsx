@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IContainer } from './api';
+import { formatDate } from './images';
 
 /**
  * Props of the container list.
@@ -44,9 +45,7 @@ export function ContainerList(props: IContainerListProps): JSX.Element {
               >
                 {container.status}
               </span>{' '}
-              {container.created
-                ? new Date(container.created).toLocaleString()
-                : ''}
+              {formatDate(container.created, true)}
             </span>
             {container.url && (
               <a

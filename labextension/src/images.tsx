@@ -4,6 +4,27 @@ import * as React from 'react';
 
 import { APIError, IImage, removeImage } from './api';
 
+const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const DATE_TIME = new Intl.DateTimeFormat(undefined, {
+  dateStyle: 'medium',
+  timeStyle: 'short'
+});
+
+/**
+ * A date, as the user's locale writes it (one shared formatter: creating one
+ * per call, as `toLocaleDateString` does, is slow in long lists).
+ *
+ * @param iso - an ISO time, or null
+ * @param withTime - include the time of day
+ */
+export function formatDate(iso: string | null, withTime = false): string {
+  const time = iso ? Date.parse(iso) : NaN;
+  if (Number.isNaN(time)) {
+    return '';
+  }
+  return (withTime ? DATE_TIME : DATE).format(time);
+}
+
 /** Human-readable bytes. */
 export function formatSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -77,19 +98,85 @@ export function groupImages(
 }
 
 /**
+ * Remove an image or one of its tags, after a confirmation; an image a
+ * container uses gets an explanation instead (removing one of several tags
+ * only untags, which Docker allows even then).
+ *
+ * @returns whether something was removed
+ */
+export async function removeImageInteractive(
+  image: IImage,
+  ref: string,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const explainInUse = async (detail: string | null) => {
+    await showDialog({
+      title: trans.__('Image in use'),
+      body: (
+        <div className="jp-r2d-dialog-body">
+          <p>
+            {trans.__(
+              '%1 is used by a container. Stop the container first (Containers section), then remove the image.',
+              ref
+            )}
+          </p>
+          {detail && <p className="jp-r2d-error-text">{detail}</p>}
+        </div>
+      ),
+      buttons: [Dialog.okButton({ label: trans.__('Ok') })]
+    });
+  };
+  const untag = image.tags.length > 1 && image.tags.includes(ref);
+  if (image.in_use && !untag) {
+    await explainInUse(null);
+    return false;
+  }
+  const others = image.tags.filter(t => t !== ref);
+  const answer = await showDialog({
+    title: untag ? trans.__('Remove tag') : trans.__('Remove image'),
+    body: untag
+      ? trans.__(
+          'Remove the tag %1? The image stays as %2.',
+          ref,
+          others.join(', ')
+        )
+      : trans.__('Remove %1 (%2)?', ref, formatSize(image.size)),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: trans.__('Remove') })
+    ]
+  });
+  if (!answer.button.accept) {
+    return false;
+  }
+  try {
+    await removeImage(ref);
+    Notification.success(trans.__('Removed %1', ref), { autoClose: 3000 });
+    return true;
+  } catch (error) {
+    if (error instanceof APIError && error.status === 409) {
+      await explainInUse(error.message);
+    } else {
+      await showDialog({
+        title: trans.__('Cannot remove %1', ref),
+        body: (error as Error).message,
+        buttons: [Dialog.okButton({ label: trans.__('Ok') })]
+      });
+    }
+    return false;
+  }
+}
+
+/**
  * Props of the image browser.
  */
 export interface IImageBrowserProps {
   /** The images. */
   images: IImage[];
-  /** Refresh after a change. */
-  onChanged: () => void;
   /** Open the inspect view of an image. */
   onInspect: (ref: string) => void;
-  /** Run an image. */
-  onRun: (ref: string) => void;
-  /** Push an image. */
-  onPush: (ref: string) => void;
+  /** Open the actions menu (run, push, remove) of an image at a button. */
+  onMenu: (ref: string, anchor: HTMLElement) => void;
   /** Prune dangling jupyter_r2d images. */
   onPrune: () => void;
   /** Translation bundle. */
@@ -109,66 +196,6 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
     [props.images, filter, sort]
   );
   const total = props.images.reduce((sum, i) => sum + i.size, 0);
-
-  const remove = async (image: IImage, ref: string) => {
-    // Removing one of several tags only untags: allowed even when in use.
-    const untag = image.tags.length > 1 && image.tags.includes(ref);
-    if (image.in_use && !untag) {
-      await explainInUse(ref, null);
-      return;
-    }
-    const others = image.tags.filter(t => t !== ref);
-    const answer = await showDialog({
-      title: untag ? trans.__('Remove tag') : trans.__('Remove image'),
-      body: untag
-        ? trans.__(
-            'Remove the tag %1? The image stays as %2.',
-            ref,
-            others.join(', ')
-          )
-        : trans.__('Remove %1 (%2)?', ref, formatSize(image.size)),
-      buttons: [
-        Dialog.cancelButton(),
-        Dialog.warnButton({ label: trans.__('Remove') })
-      ]
-    });
-    if (!answer.button.accept) {
-      return;
-    }
-    try {
-      await removeImage(ref);
-      Notification.success(trans.__('Removed %1', ref), { autoClose: 3000 });
-    } catch (error) {
-      if (error instanceof APIError && error.status === 409) {
-        await explainInUse(ref, error.message);
-      } else {
-        await showDialog({
-          title: trans.__('Cannot remove %1', ref),
-          body: (error as Error).message,
-          buttons: [Dialog.okButton()]
-        });
-      }
-    }
-    props.onChanged();
-  };
-
-  const explainInUse = async (ref: string, detail: string | null) => {
-    await showDialog({
-      title: trans.__('Image in use'),
-      body: (
-        <div className="jp-r2d-dialog-body">
-          <p>
-            {trans.__(
-              '%1 is used by a container. Stop the container first (Containers section), then remove the image.',
-              ref
-            )}
-          </p>
-          {detail && <p className="jp-r2d-error-text">{detail}</p>}
-        </div>
-      ),
-      buttons: [Dialog.okButton()]
-    });
-  };
 
   return (
     <div className="jp-r2d-images">
@@ -214,87 +241,75 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
           <li key={repo} className="jp-r2d-image-group" data-repo={repo}>
             <div className="jp-r2d-image-repo">{repo}</div>
             <ul>
-              {entries.map(({ image, tags }) => (
-                <li
-                  key={image.id + tags.join(',')}
-                  className="jp-r2d-image"
-                  data-image={tags[0] ?? image.id}
-                >
-                  <span className="jp-r2d-image-tags">
-                    {tags.length > 0
-                      ? tags.map(t => t.slice(repo.length + 1)).join(', ')
-                      : image.id.slice(7, 19)}
-                  </span>
-                  {image.r2d && (
-                    <span
-                      className="jp-r2d-badge"
-                      title={[image.r2d.source, image.r2d.ref, image.r2d.commit]
-                        .filter(Boolean)
-                        .join(' ')}
-                      aria-label={trans.__(
-                        'Built with repo2docker from %1',
-                        [image.r2d.source, image.r2d.ref]
+              {entries.map(({ image, tags }) => {
+                const ref = tags[0] ?? image.id;
+                return (
+                  <li
+                    key={image.id + tags.join(',')}
+                    className="jp-r2d-image"
+                    data-image={ref}
+                  >
+                    <span className="jp-r2d-image-tags">
+                      {tags.length > 0
+                        ? tags.map(t => t.slice(repo.length + 1)).join(', ')
+                        : image.id.slice(7, 19)}
+                    </span>
+                    {image.r2d && (
+                      <span
+                        className="jp-r2d-badge"
+                        title={[
+                          image.r2d.source,
+                          image.r2d.ref,
+                          image.r2d.commit
+                        ]
                           .filter(Boolean)
-                          .join(' @ ')
-                      )}
-                    >
-                      {trans.__('repo2docker')}
-                    </span>
-                  )}
-                  {image.dangling && (
-                    <span className="jp-r2d-marker">
-                      {trans.__('dangling')}
-                    </span>
-                  )}
-                  {image.in_use && (
-                    <span className="jp-r2d-marker jp-r2d-mod-inuse">
-                      {trans.__('in use')}
-                    </span>
-                  )}
-                  <span className="jp-r2d-image-meta">
-                    {formatSize(image.size)} ·{' '}
-                    {new Date(image.created).toLocaleDateString()}
-                  </span>
-                  <span className="jp-r2d-row-actions">
-                    <button
-                      className="jp-Button jp-mod-styled jp-mod-reject"
-                      data-action="inspect"
-                      aria-label={trans.__('Inspect %1', tags[0] ?? image.id)}
-                      onClick={() => props.onInspect(tags[0] ?? image.id)}
-                    >
-                      {trans.__('Inspect')}
-                    </button>
-                    {tags.length > 0 && (
-                      <>
-                        <button
-                          className="jp-Button jp-mod-styled jp-mod-reject"
-                          data-action="run"
-                          aria-label={trans.__('Run %1', tags[0])}
-                          onClick={() => props.onRun(tags[0])}
-                        >
-                          {trans.__('Run')}
-                        </button>
-                        <button
-                          className="jp-Button jp-mod-styled jp-mod-reject"
-                          data-action="push"
-                          aria-label={trans.__('Push %1', tags[0])}
-                          onClick={() => props.onPush(tags[0])}
-                        >
-                          {trans.__('Push')}
-                        </button>
-                      </>
+                          .join(' ')}
+                        aria-label={trans.__(
+                          'Built with repo2docker from %1',
+                          [image.r2d.source, image.r2d.ref]
+                            .filter(Boolean)
+                            .join(' @ ')
+                        )}
+                      >
+                        {trans.__('repo2docker')}
+                      </span>
                     )}
-                    <button
-                      className="jp-Button jp-mod-styled jp-mod-reject"
-                      data-action="remove"
-                      aria-label={trans.__('Remove %1', tags[0] ?? image.id)}
-                      onClick={() => void remove(image, tags[0] ?? image.id)}
-                    >
-                      {trans.__('Remove')}
-                    </button>
-                  </span>
-                </li>
-              ))}
+                    {image.dangling && (
+                      <span className="jp-r2d-marker">
+                        {trans.__('dangling')}
+                      </span>
+                    )}
+                    {image.in_use && (
+                      <span className="jp-r2d-marker jp-r2d-mod-inuse">
+                        {trans.__('in use')}
+                      </span>
+                    )}
+                    <span className="jp-r2d-image-meta">
+                      {formatSize(image.size)} · {formatDate(image.created)}
+                    </span>
+                    <span className="jp-r2d-row-actions">
+                      <button
+                        className="jp-Button jp-mod-styled jp-mod-reject"
+                        data-action="inspect"
+                        aria-label={trans.__('Inspect %1', ref)}
+                        onClick={() => props.onInspect(ref)}
+                      >
+                        {trans.__('Inspect')}
+                      </button>
+                      <button
+                        className="jp-Button jp-mod-styled jp-mod-reject"
+                        data-action="menu"
+                        aria-label={trans.__('Actions for %1', ref)}
+                        aria-haspopup="menu"
+                        title={trans.__('Run, push or remove %1', ref)}
+                        onClick={e => props.onMenu(ref, e.currentTarget)}
+                      >
+                        {trans.__('More…')}
+                      </button>
+                    </span>
+                  </li>
+                );
+              })}
             </ul>
           </li>
         ))}

@@ -14,7 +14,10 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { ReadonlyJSONObject } from '@lumino/coreutils';
+import {
+  ReadonlyJSONObject,
+  ReadonlyPartialJSONObject
+} from '@lumino/coreutils';
 
 import {
   forgetBuild,
@@ -262,17 +265,32 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    /** The image of a command: its `ref` arg, or the row right-clicked. */
+    const imageRef = (args: ReadonlyPartialJSONObject): string => {
+      if (args.ref) {
+        return String(args.ref);
+      }
+      const row = app.contextMenuHitTest(node => !!node.dataset.image);
+      return row?.dataset.image ?? '';
+    };
+    /** Whether a reference names a tag (run/push need one, not an id). */
+    const isTag = (ref: string) => !!ref && !ref.startsWith('sha256:');
+    const refArgs = {
+      args: {
+        type: 'object',
+        properties: { ref: { type: 'string' } }
+      } as ReadonlyJSONObject
+    };
+
     app.commands.addCommand(CommandIDs.inspectImage, {
-      label: args =>
-        args.ref
-          ? trans.__('Inspect %1', String(args.ref))
-          : trans.__('Inspect Image'),
+      label: trans.__('Inspect Image'),
       caption: trans.__(
         'Labels, configuration, layer history and provenance of an image'
       ),
-      describedBy: oneArg('ref'),
+      describedBy: refArgs,
+      isEnabled: args => !!imageRef(args),
       execute: async args => {
-        const ref = String(args.ref);
+        const ref = imageRef(args);
         const existing = inspectTracker.find(w => w.content.ref === ref);
         if (existing) {
           app.shell.activateById(existing.id);
@@ -295,23 +313,42 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.commands.addCommand(CommandIDs.runImage, {
-      label: args =>
-        args.ref ? trans.__('Run %1', String(args.ref)) : trans.__('Run Image'),
+      label: trans.__('Run Image'),
       caption: trans.__('Start a container from an existing image'),
-      describedBy: oneArg('ref'),
+      describedBy: refArgs,
+      isEnabled: args => isTag(imageRef(args)),
       execute: args =>
-        start({ source: null, image: String(args.ref), run: true }, true)
+        start({ source: null, image: imageRef(args), run: true }, true)
+    });
+
+    app.commands.addCommand(CommandIDs.removeImage, {
+      label: trans.__('Remove Image…'),
+      caption: trans.__('Remove an image or one of its tags'),
+      describedBy: refArgs,
+      isEnabled: args => !!imageRef(args),
+      execute: async args => {
+        const ref = imageRef(args);
+        const image = panel.images.find(
+          i => i.id === ref || i.tags.includes(ref)
+        );
+        if (!image) {
+          await panel.refreshJobs();
+          return false;
+        }
+        const { removeImageInteractive } = await import('./images');
+        const removed = await removeImageInteractive(image, ref, trans);
+        await panel.refreshJobs();
+        return removed;
+      }
     });
 
     app.commands.addCommand(CommandIDs.pushImage, {
-      label: args =>
-        args.ref
-          ? trans.__('Push %1…', String(args.ref))
-          : trans.__('Push Image…'),
+      label: trans.__('Push Image…'),
       caption: trans.__('Push an existing image to a registry'),
-      describedBy: oneArg('ref'),
+      describedBy: refArgs,
+      isEnabled: args => isTag(imageRef(args)),
       execute: async args => {
-        const image = String(args.ref);
+        const image = imageRef(args);
         const { askIntent } = await import('./intentDialog');
         const value = await askIntent(
           trans.__('Push %1', image),
@@ -532,6 +569,18 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       selector: '.jp-DirListing-content',
       rank: 20
     });
+    [
+      CommandIDs.inspectImage,
+      CommandIDs.runImage,
+      CommandIDs.pushImage,
+      CommandIDs.removeImage
+    ].forEach((command, i) =>
+      app.contextMenu.addItem({
+        command,
+        selector: '.jp-r2d-image[data-image]',
+        rank: 10 + i
+      })
+    );
     if (palette) {
       const category = trans.__('Container Images');
       palette.addItem({ command: CommandIDs.openPanel, category });

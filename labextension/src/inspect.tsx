@@ -5,7 +5,7 @@ import * as React from 'react';
 
 import { IImageInspect, inspectImage } from './api';
 import { containerIcon } from './icons';
-import { formatSize } from './images';
+import { formatDate, formatSize } from './images';
 
 /**
  * What the inspect view can ask of the application.
@@ -160,7 +160,7 @@ export class ImageInspectView extends ReactWidget {
             </>
           )}
           <dt>{trans.__('Created')}</dt>
-          <dd>{data.created ? new Date(data.created).toLocaleString() : ''}</dd>
+          <dd>{formatDate(data.created, true)}</dd>
           <dt>{trans.__('Size')}</dt>
           <dd>{data.size !== null ? formatSize(data.size) : ''}</dd>
           {data.architecture && (
@@ -356,11 +356,7 @@ export class ImageInspectView extends ReactWidget {
                   <td>
                     <code>{layer.created_by}</code>
                   </td>
-                  <td>
-                    {layer.created
-                      ? new Date(layer.created).toLocaleString()
-                      : ''}
-                  </td>
+                  <td>{formatDate(layer.created, true)}</td>
                 </tr>
               ))}
             </tbody>

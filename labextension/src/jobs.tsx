@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IJob, isFinished } from './api';
+import { formatDate } from './images';
 
 const STATUS_ICONS: { [status: string]: string } = {
   queued: '…',
@@ -102,7 +103,7 @@ export function JobList(props: IJobListProps): JSX.Element {
               )}
             </span>
             <span className="jp-r2d-job-meta">
-              {new Date(job.created).toLocaleString()} {duration(job)}
+              {formatDate(job.created, true)} {duration(job)}
             </span>
             {job.container?.url && (
               <a

@@ -1,11 +1,6 @@
 import { Clipboard, MainAreaWidget, Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
-// This module is itself loaded lazily (with the first log tab).
-// eslint-disable-next-line jupyter/prefer-lazy-imports
-import { FitAddon } from '@xterm/addon-fit';
-// eslint-disable-next-line jupyter/prefer-lazy-imports
-import { Terminal } from '@xterm/xterm';
 
 import {
   cancelBuild,
@@ -15,7 +10,9 @@ import {
   isFinished,
   TERMINAL_PHASES
 } from './api';
+import { stripAnsi } from './ansi';
 import { containerIcon } from './icons';
+import { LogLines } from './logLines';
 import { followEvents } from './sse';
 
 const ERROR_PATTERN = /(^|\b)(error|failed|fatal)\b/i;
@@ -30,7 +27,8 @@ const PHASES = [
 ];
 
 /**
- * The body of a job's log tab: a phase bar, a toolbar and an xterm.js log.
+ * The body of a job's log tab: a phase bar, a toolbar and the log (ANSI
+ * colours, virtualized: smooth with 100,000 lines and more).
  */
 export class JobLogContent extends Widget {
   /**
@@ -52,9 +50,8 @@ export class JobLogContent extends Widget {
     this._bar.setAttribute('aria-live', 'polite');
     this._tools = document.createElement('div');
     this._tools.className = 'jp-r2d-logtools';
-    this._term = document.createElement('div');
-    this._term.className = 'jp-r2d-terminal';
-    this.node.append(this._bar, this._tools, this._term);
+    this._log = new LogLines(this._trans.__('Build log of job %1', jobId));
+    this.node.append(this._bar, this._tools, this._log.node);
     this._phaseEl = this._span('jp-r2d-phase', '');
     this._progressEl = this._span('jp-r2d-progress', '');
     this._elapsedEl = this._span('jp-r2d-elapsed', '');
@@ -91,24 +88,11 @@ export class JobLogContent extends Widget {
       }
     });
     this._urlBtn.hidden = true;
-    this._terminal = new Terminal({
-      convertEol: true,
-      disableStdin: true,
-      scrollback: 200000,
-      fontSize: 12,
-      // xterm.js measures glyphs itself: give it a resolved font, not var().
-      fontFamily:
-        getComputedStyle(document.documentElement)
-          .getPropertyValue('--jp-code-font-family')
-          .trim() || 'monospace'
-    });
-    this._fit = new FitAddon();
-    this._terminal.loadAddon(this._fit);
   }
 
-  /** All log lines received so far. */
+  /** All log lines received so far (raw, with escape sequences). */
   get lines(): readonly string[] {
-    return this._lines;
+    return this._log.lines;
   }
 
   /** The latest phase. */
@@ -127,12 +111,14 @@ export class JobLogContent extends Widget {
       return;
     }
     this._abort = new AbortController();
-    try {
-      this._job = await getBuild(this.jobId);
-      this._render();
-    } catch {
-      // the stream tells the rest
-    }
+    // The record (for intents and times) and the stream, side by side.
+    const record = getBuild(this.jobId).then(
+      job => {
+        this._job = job;
+        this._scheduleRender();
+      },
+      () => undefined // the stream tells the rest
+    );
     this._timer = window.setInterval(() => this._renderElapsed(), 1000);
     await followEvents({
       jobId: this.jobId,
@@ -140,6 +126,7 @@ export class JobLogContent extends Widget {
       signal: this._abort.signal,
       onEvents: events => this._onEvents(events)
     });
+    await record;
     window.clearInterval(this._timer);
     this._renderElapsed();
   }
@@ -155,14 +142,19 @@ export class JobLogContent extends Widget {
     }
   }
 
+  /** The whole log as plain text (escape sequences removed). */
+  text(): string {
+    return this._log.lines.map(stripAnsi).join('\n');
+  }
+
   /** Copy the whole log to the clipboard. */
   copy(): void {
-    Clipboard.copyToSystem(this._lines.join('\n'));
+    Clipboard.copyToSystem(this.text());
   }
 
   /** Download the log as a text file. */
   download(): void {
-    const blob = new Blob([this._lines.join('\n') + '\n'], {
+    const blob = new Blob([this.text() + '\n'], {
       type: 'text/plain'
     });
     const a = document.createElement('a');
@@ -174,37 +166,25 @@ export class JobLogContent extends Widget {
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }
 
-  /** Scroll to the first line that looks like an error. */
+  /** Scroll to the first line that looks like an error, and mark it. */
   jumpToError(): void {
-    if (this._firstError < 0) {
-      return;
+    if (this._firstError >= 0) {
+      this._log.scrollToLine(this._firstError);
+      this._log.node.focus();
     }
-    this._terminal.scrollToLine(this._firstError);
-    this._terminal.select(
-      0,
-      this._firstError,
-      this._lines[this._firstError].length
-    );
   }
 
   protected onAfterAttach(): void {
-    if (!this._opened) {
-      this._terminal.open(this._term);
-      this._opened = true;
-      if (this._pending.length > 0) {
-        this._flush();
-      }
-    }
-    this._fitSoon();
+    this._log.refresh();
     void this.start();
   }
 
   protected onResize(): void {
-    this._fitSoon();
+    this._log.refresh();
   }
 
   protected onAfterShow(): void {
-    this._fitSoon();
+    this._log.refresh();
   }
 
   dispose(): void {
@@ -213,11 +193,14 @@ export class JobLogContent extends Widget {
     }
     this._abort?.abort();
     window.clearInterval(this._timer);
-    this._terminal.dispose();
+    cancelAnimationFrame(this._frame);
+    this._log.dispose();
     super.dispose();
   }
 
   private _onEvents(events: IJobEvent[]): void {
+    const lines: string[] = [];
+    let count = this._log.lines.length;
     for (const event of events) {
       this._seq = event.seq;
       this._phase = event.phase;
@@ -229,16 +212,17 @@ export class JobLogContent extends Widget {
             ? this._trans.__('layer %1/%2', p.current, p.total)
             : this._trans.__('step %1/%2', p.current, p.total);
       }
-      const lines = String(event.message ?? '').split('\n');
-      for (const line of lines) {
+      const message = String(event.message ?? '');
+      const split = message.indexOf('\n') < 0 ? [message] : message.split('\n');
+      for (const line of split) {
         if (
           this._firstError < 0 &&
-          (ERROR_PATTERN.test(line) || event.phase === 'failed')
+          (event.phase === 'failed' || ERROR_PATTERN.test(line))
         ) {
-          this._firstError = this._lines.length;
+          this._firstError = count;
         }
-        this._lines.push(line);
-        this._pending.push(line);
+        lines.push(line);
+        count++;
       }
       if (event.phase === 'ready' && event.url) {
         this._url = String(event.url);
@@ -250,8 +234,13 @@ export class JobLogContent extends Widget {
         }
       }
     }
-    this._flush();
-    this._render();
+    // The log paints once per animation frame, whatever the batch size.
+    this._log.append(lines);
+    if (this._terminalEvent) {
+      this._render(); // the final state at once
+    } else {
+      this._scheduleRender();
+    }
     if (this._terminalEvent && !this._announced) {
       this._announced = true;
       this._onFinished(this._terminalEvent);
@@ -267,13 +256,13 @@ export class JobLogContent extends Widget {
     this._finishedCallbacks.push(callback);
   }
 
-  private _flush(): void {
-    if (!this._opened || this._pending.length === 0) {
-      return;
+  private _scheduleRender(): void {
+    if (!this._frame) {
+      this._frame = requestAnimationFrame(() => {
+        this._frame = 0;
+        this._render();
+      });
     }
-    const text = this._pending.join('\n') + '\n';
-    this._pending = [];
-    this._terminal.write(text);
   }
 
   private _render(): void {
@@ -324,18 +313,6 @@ export class JobLogContent extends Widget {
     this._elapsedEl.textContent = `${m}:${String(s).padStart(2, '0')}`;
   }
 
-  private _fitSoon(): void {
-    requestAnimationFrame(() => {
-      if (this._opened && this.isVisible) {
-        try {
-          this._fit.fit();
-        } catch {
-          // not laid out yet
-        }
-      }
-    });
-  }
-
   /** The translated name of a phase. */
   private _phaseLabel(phase: string): string {
     const trans = this._trans;
@@ -377,7 +354,8 @@ export class JobLogContent extends Widget {
 
   private _bar: HTMLDivElement;
   private _tools: HTMLDivElement;
-  private _term: HTMLDivElement;
+  private _log: LogLines;
+  private _frame = 0;
   private _steps: HTMLOListElement;
   private _phaseEl: HTMLSpanElement;
   private _progressEl: HTMLSpanElement;
@@ -385,17 +363,12 @@ export class JobLogContent extends Widget {
   private _cancelBtn: HTMLButtonElement;
   private _errorBtn: HTMLButtonElement;
   private _urlBtn: HTMLButtonElement;
-  private _terminal: Terminal;
-  private _fit: FitAddon;
-  private _opened = false;
   private _abort: AbortController | null = null;
   private _timer = 0;
   private _job: IJob | null = null;
   private _seq = 0;
   private _phase = '';
   private _progress = '';
-  private _lines: string[] = [];
-  private _pending: string[] = [];
   private _firstError = -1;
   private _reached = -1;
   private _url: string | null = null;

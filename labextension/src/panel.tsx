@@ -2,6 +2,7 @@ import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Signal } from '@lumino/signaling';
+import { Menu } from '@lumino/widgets';
 import * as React from 'react';
 
 import {
@@ -89,6 +90,11 @@ export class ImagesPanel extends ReactWidget {
   /** The registries configured on the server. */
   get registries(): IRegistry[] {
     return this._registries;
+  }
+
+  /** The local images, as last listed. */
+  get images(): IImage[] {
+    return this._images;
   }
 
   /** The containers started by runs, as last listed. */
@@ -299,22 +305,12 @@ export class ImagesPanel extends ReactWidget {
             <ImageBrowser
               images={this._images}
               trans={this._trans}
-              onChanged={() => void this.refreshJobs()}
               onInspect={ref =>
                 void this._options.commands.execute(CommandIDs.inspectImage, {
                   ref
                 })
               }
-              onRun={ref =>
-                void this._options.commands.execute(CommandIDs.runImage, {
-                  ref
-                })
-              }
-              onPush={ref =>
-                void this._options.commands.execute(CommandIDs.pushImage, {
-                  ref
-                })
-              }
+              onMenu={(ref, anchor) => this._openImageMenu(ref, anchor)}
               onPrune={() =>
                 void this._options.commands.execute(CommandIDs.pruneImages)
               }
@@ -323,6 +319,29 @@ export class ImagesPanel extends ReactWidget {
         )}
       </div>
     );
+  }
+
+  /** The actions menu of an image (the same commands as its context menu). */
+  private _openImageMenu(ref: string, anchor: HTMLElement): void {
+    const menu = new Menu({ commands: this._options.commands });
+    menu.addClass('jp-r2d-ImageMenu');
+    for (const command of [
+      CommandIDs.inspectImage,
+      CommandIDs.runImage,
+      CommandIDs.pushImage,
+      CommandIDs.removeImage
+    ]) {
+      menu.addItem({ command, args: { ref } });
+    }
+    menu.aboutToClose.connect(() => {
+      requestAnimationFrame(() => menu.dispose());
+      if (anchor.isConnected) {
+        anchor.focus();
+      }
+    });
+    const rect = anchor.getBoundingClientRect();
+    menu.open(rect.left, rect.bottom);
+    menu.activeIndex = 0;
   }
 
   /** Run a command that takes a job id. */

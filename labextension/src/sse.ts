@@ -1,6 +1,6 @@
 import { ServerConnection } from '@jupyterlab/services';
 
-import { apiURL, IJobEvent } from './api';
+import { apiURL, IJobEvent, TERMINAL_PHASES } from './api';
 
 /**
  * Options to follow a job's event stream.
@@ -29,35 +29,62 @@ export function parseSSE(buffer: string): {
   rest: string;
 } {
   const events: { id: string | null; data: string }[] = [];
-  const normalised = buffer.includes('\r')
-    ? buffer.replace(/\r\n?/g, '\n')
-    : buffer;
-  const blocks = normalised.split('\n\n');
-  const rest = blocks.pop() ?? '';
-  for (const block of blocks) {
-    let id: string | null = null;
-    const data: string[] = [];
-    for (const line of block.split('\n')) {
-      if (line.length === 0 || line.startsWith(':')) {
-        continue;
-      }
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      let value = colon < 0 ? '' : line.slice(colon + 1);
-      if (value.startsWith(' ')) {
-        value = value.slice(1);
-      }
-      if (field === 'id') {
-        id = value;
-      } else if (field === 'data') {
-        data.push(value);
-      }
+  const text = buffer.includes('\r') ? buffer.replace(/\r\n?/g, '\n') : buffer;
+  let start = 0;
+  for (;;) {
+    const end = text.indexOf('\n\n', start);
+    if (end < 0) {
+      break;
     }
-    if (data.length > 0) {
-      events.push({ id, data: data.join('\n') });
+    const event = parseBlock(text, start, end);
+    if (event) {
+      events.push(event);
+    }
+    start = end + 2;
+  }
+  return { events, rest: start === 0 ? text : text.slice(start) };
+}
+
+/** One event block `text[start:end]` (no blank line inside), or null. */
+function parseBlock(
+  text: string,
+  start: number,
+  end: number
+): { id: string | null; data: string } | null {
+  // The server's shape, `id: N\ndata: JSON`, without splitting lines.
+  if (text.startsWith('id: ', start)) {
+    const nl = text.indexOf('\n', start);
+    if (
+      nl > 0 &&
+      nl < end &&
+      text.startsWith('data: ', nl + 1) &&
+      text.indexOf('\n', nl + 1) === end
+    ) {
+      return {
+        id: text.slice(start + 4, nl),
+        data: text.slice(nl + 7, end)
+      };
     }
   }
-  return { events, rest };
+  let id: string | null = null;
+  const data: string[] = [];
+  for (const line of text.slice(start, end).split('\n')) {
+    if (line.length === 0 || line.startsWith(':')) {
+      continue;
+    }
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) {
+      value = value.slice(1);
+    }
+    if (field === 'id') {
+      id = value;
+    } else if (field === 'data') {
+      data.push(value);
+    }
+  }
+  return data.length > 0 ? { id, data: data.join('\n') } : null;
 }
 
 /**
@@ -69,6 +96,7 @@ export function parseSSE(buffer: string): {
 export async function followEvents(options: IFollowOptions): Promise<void> {
   const settings = options.settings ?? ServerConnection.makeSettings();
   let after = options.after;
+  let finished = false;
   let delay = 500;
   while (!options.signal.aborted) {
     try {
@@ -108,13 +136,18 @@ export async function followEvents(options: IFollowOptions): Promise<void> {
             continue; // never show a line twice
           }
           after = event.seq;
+          finished = TERMINAL_PHASES.includes(event.phase);
           batch.push(event);
         }
         if (batch.length > 0) {
+          delay = 500; // progress: a later drop retries quickly again
           options.onEvents(batch);
         }
       }
-      return; // a clean end: the server closes after the terminal event
+      if (finished) {
+        return; // the server closes the stream after the terminal event
+      }
+      // Closed before the end (a proxy or server restart): resume below.
     } catch (error) {
       if (options.signal.aborted) {
         return;

@@ -119,7 +119,8 @@ test.describe('Image actions', () => {
     try {
       const panel = await openPanel(page);
       const row = await imageRow(panel, name, `${name}:v1`);
-      await row.getByRole('button', { name: `Run ${name}:v1` }).click();
+      await row.getByRole('button', { name: `Actions for ${name}:v1` }).click();
+      await page.getByRole('menuitem', { name: /^Run Image/ }).click();
       const log = page.locator('.jp-r2d-LogView');
       await expect(log).toHaveAttribute('data-phase', 'ready', {
         timeout: 120000
@@ -171,7 +172,8 @@ test.describe('Image actions', () => {
     try {
       const panel = await openPanel(page);
       const row = await imageRow(panel, name, ref);
-      await row.getByRole('button', { name: `Push ${ref}` }).click();
+      await row.getByRole('button', { name: `Actions for ${ref}` }).click();
+      await page.getByRole('menuitem', { name: /^Push Image/ }).click();
       const dialog = page.locator('.jp-Dialog');
       await expect(
         dialog.getByRole('combobox', { name: 'Registry' })

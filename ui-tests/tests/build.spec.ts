@@ -28,7 +28,7 @@ test.describe('Build from the file browser', () => {
 
     const log = page.locator('.jp-r2d-LogView');
     await expect(log).toBeVisible();
-    const rows = log.locator('.xterm-rows');
+    const rows = log.locator('.jp-r2d-log-rows');
     // The log streams while the job runs.
     await expect(rows).toContainText('building layer two', { timeout: 120000 });
     await expect(log).toHaveAttribute('data-phase', 'ready', {
@@ -92,9 +92,9 @@ test.describe('Build from the file browser', () => {
     await expect(page.locator('.Toastify__toast').first()).toContainText(
       /failed/i
     );
-    const rows = log.locator('.xterm-rows');
+    const rows = log.locator('.jp-r2d-log-rows');
     // Scroll the log to its top, away from the error...
-    await log.locator('.xterm-screen').hover();
+    await log.locator('.jp-r2d-log').hover();
     await page.mouse.wheel(0, -1000000);
     await expect(rows).toContainText('filler 1');
     await expect(rows).not.toContainText('ERROR');
@@ -103,6 +103,9 @@ test.describe('Build from the file browser', () => {
     await expect(jump).toBeEnabled();
     await jump.click();
     await expect(rows).toContainText('ERROR: [3/3] RUN echo about to fail');
+    await expect(log.locator('.jp-r2d-log-line.jp-mod-marked')).toHaveText(
+      /^ERROR: \[3\/3\] RUN echo about to fail/
+    );
     await expect(rows).toContainText('about to fail');
   });
 
@@ -117,9 +120,12 @@ test.describe('Build from the file browser', () => {
     await panel.getByRole('button', { name: 'Build', exact: true }).click();
     const log = page.locator('.jp-r2d-LogView');
     // Mid-build: the sleeping step has started.
-    await expect(log.locator('.xterm-rows')).toContainText(`echo ${name}`, {
-      timeout: 120000
-    });
+    await expect(log.locator('.jp-r2d-log-rows')).toContainText(
+      `echo ${name}`,
+      {
+        timeout: 120000
+      }
+    );
     await log.locator('[data-action="cancel"]').click();
     await expect(log).toHaveAttribute('data-phase', 'cancelled', {
       timeout: 60000
@@ -225,7 +231,7 @@ test.describe('Build from the file browser', () => {
     );
     await panel.getByRole('button', { name: 'Build', exact: true }).click();
     const log = page.locator('.jp-r2d-LogView');
-    await expect(log.locator('.xterm-rows')).toContainText('line-0', {
+    await expect(log.locator('.jp-r2d-log-rows')).toContainText('line-0', {
       timeout: 120000
     });
     await saved;

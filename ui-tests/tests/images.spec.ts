@@ -32,7 +32,10 @@ test.describe('Image browser', () => {
         contentType: 'image/png'
       });
 
-      await group.getByRole('button', { name: `Remove ${name}:v1` }).click();
+      await group
+        .getByRole('button', { name: `Actions for ${name}:v1` })
+        .click();
+      await page.getByRole('menuitem', { name: /^Remove Image/ }).click();
       const dialog = page.locator('.jp-Dialog');
       await expect(dialog).toContainText(`${name}:v1`);
       await dialog.getByRole('button', { name: 'Remove' }).click();
@@ -54,7 +57,11 @@ test.describe('Image browser', () => {
       await panel.getByRole('searchbox', { name: 'Filter images' }).fill(repo);
       const group = panel.locator(`.jp-r2d-image-group[data-repo="${repo}"]`);
       await expect(group).toContainText('in use');
-      await group.getByRole('button', { name: `Remove ${repo}:v1` }).click();
+      // The row's context menu (right click) has the same actions.
+      await group.locator(`.jp-r2d-image[data-image="${repo}:v1"]`).click({
+        button: 'right'
+      });
+      await page.getByRole('menuitem', { name: /^Remove Image/ }).click();
       const dialog = page.locator('.jp-Dialog');
       await expect(dialog).toContainText('used by a container');
       await dialog.getByRole('button', { name: 'Ok' }).click();
