@@ -180,7 +180,7 @@ export class ImageInspectView extends ReactWidget {
             <dl className="jp-r2d-facts">
               <dt>{trans.__('Source')}</dt>
               <dd data-field="source">{data.r2d.source ?? ''}</dd>
-              {data.r2d.ref && (
+              {data.r2d.ref && data.r2d.ref !== data.r2d.commit && (
                 <>
                   <dt>{trans.__('Ref')}</dt>
                   <dd data-field="ref">{data.r2d.ref}</dd>
