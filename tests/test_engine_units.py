@@ -122,3 +122,21 @@ def test_redactor_hides_the_password_and_its_base64_forms():
     encoded = base64.b64encode(b"me:pa55word").decode()
     assert redact(f"pw=pa55word auth={encoded}") == "pw=******** auth=********"
     assert redactor(None)("pa55word") == "pa55word"
+
+
+def test_transfers_report_progress_at_most_once_a_second_and_when_done():
+    events: list[BuildEvent] = []
+    translator = ProgressTranslator(events.append, lambda t: t)
+    key = "transferring context:"
+    for current in range(0, 50_000_000, 1_000_000):  # a burst, well within one second
+        translator.handle({"statuses": [{"id": key, "vertex": VERTEX, "current": current}]})
+    translator.handle(
+        {"statuses": [{"id": key, "vertex": VERTEX, "current": 50_000_000, "completed": "t"}]}
+    )
+    translator.handle({"statuses": [{"id": "naming to x", "vertex": VERTEX, "completed": "t"}]})
+    assert [e.message for e in events] == [
+        "transferring context 1.0 MB",
+        "transferring context 50.0 MB done",
+        "naming to x done",
+    ]
+    assert events[1].progress is not None and events[1].progress.current == 50_000_000

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from .credentials import private_docker_config, redactor
 from .dockerapi import DockerApiEngine
 from .progress import ProgressTranslator, RawJsonDecoder
 
+#: Seconds a builder's driver, once inspected, is trusted without asking again.
+DRIVER_TTL = 60.0
 #: Seconds between SIGTERM and SIGKILL when a build is cancelled (the limit is 2 s in all).
 _TERM_GRACE = 1.0
 
@@ -48,6 +51,9 @@ class BuildxEngine(DockerApiEngine):
     def __init__(self, docker_host: str = "", builder: str = "", docker_cli: str = "docker"):
         super().__init__(docker_host=docker_host, builder=builder)
         self.docker_cli = docker_cli
+        # (when, driver) of the last successful `buildx inspect`: it costs ~150 ms, which
+        # would be half of a warm rebuild if paid on every build.
+        self._driver_seen: tuple[float, str] | None = None
 
     def cli_env(self) -> dict[str, str]:
         """Environment for docker CLI subprocesses (a remote DOCKER_HOST when configured)."""
@@ -73,7 +79,18 @@ class BuildxEngine(DockerApiEngine):
                 name = value.strip()
             elif key.strip() == "Driver" and driver is None:
                 driver = value.strip()
+        if driver:
+            self._driver_seen = (time.monotonic(), driver)
         return name, driver, None
+
+    async def driver(self) -> str:
+        """The builder's driver, from a recent inspect; EngineUnavailable when it fails."""
+        if self._driver_seen and time.monotonic() - self._driver_seen[0] < DRIVER_TTL:
+            return self._driver_seen[1]
+        _, driver, error = await self.builder_info()
+        if error or not driver:
+            raise EngineUnavailable(f"buildx builder unavailable: {error or 'no driver'}")
+        return driver
 
     async def status(self) -> dict[str, Any]:
         """Daemon status plus the buildx builder and its driver."""
@@ -92,9 +109,7 @@ class BuildxEngine(DockerApiEngine):
         """``docker buildx build --progress=rawjson``; ``--load``/``--push`` by intent."""
         context = request.context
         assert context is not None
-        _, driver, error = await self.builder_info()
-        if error:
-            raise EngineUnavailable(f"buildx builder unavailable: {error}")
+        driver = await self.driver()
         # The docker driver's output is the daemon's image store and it cannot push without
         # it: push afterwards (phase "pushing"). Other drivers push straight from BuildKit and
         # load only what a run needs, so build+push never touches the local store.

@@ -23,6 +23,7 @@ from typing import Any
 
 import docker
 import requests
+import urllib3
 from docker.auth import AuthConfig
 from docker.constants import DEFAULT_DOCKER_API_VERSION
 from docker.errors import APIError, DockerException
@@ -219,7 +220,7 @@ class DockerApiEngine(ContainerEngine):
                     if client.aborted:
                         return
                     handle(chunk)
-            except (requests.RequestException, OSError) as err:
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
                 if client.aborted:
                     return
                 raise EngineUnavailable(self._unreachable(err)) from err
@@ -237,7 +238,9 @@ class DockerApiEngine(ContainerEngine):
             await asyncio.shield(future)
         except asyncio.CancelledError:
             client.abort()
-            await asyncio.wait({future}, timeout=10)
+            done, _ = await asyncio.wait({future}, timeout=10)
+            for finished in done:
+                finished.exception()  # retrieved: what a shut socket raises is expected
             raise
         finally:
             await asyncio.to_thread(client.close)

@@ -13,6 +13,7 @@ import binascii
 import contextlib
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ from .base import BuildEvent, Progress
 
 # "[2/5] RUN ..." (or "[stage 2/5] RUN ...") names a Dockerfile step.
 _STEP = re.compile(r"^\[(?:[^\]]*?\s)?(\d+)/(\d+)\]")
+#: Seconds between two progress lines of one transfer.
+STATUS_INTERVAL = 1.0
 #: A JSON object this large that still does not parse is not JSON: give up on it as text.
 _MAX_PENDING = 4 * 1024 * 1024
 
@@ -98,6 +101,8 @@ class ProgressTranslator:
         self._done: set[str] = set()
         self._names: dict[str, str] = {}
         self._partial: dict[str, str] = {}
+        self._status_seen: dict[str, float] = {}
+        self._status_done: set[str] = set()
         #: Errors reported by failed steps, in order, and the last lines of output.
         self.errors: list[str] = []
         self.tail: list[str] = []
@@ -115,6 +120,8 @@ class ProgressTranslator:
             return
         for vertex in item.get("vertexes") or []:
             self._vertex(vertex)
+        for status in item.get("statuses") or []:
+            self._status(status)
         for log in item.get("logs") or []:
             self._log(log)
         for warning in item.get("warnings") or []:
@@ -146,6 +153,28 @@ class ProgressTranslator:
                 self._say(f"ERROR: {message}", progress)
             self._done.add(digest)
 
+    def _status(self, status: dict[str, Any]) -> None:
+        """Transfers (the build context, pulled layers): one line a second per transfer, so a
+        large context shows progress instead of silence."""
+        key = str(status.get("id", ""))
+        current, total = status.get("current") or 0, status.get("total")
+        done = bool(status.get("completed"))
+        if key in self._status_done or not (done or current):
+            return
+        now = time.monotonic()
+        if not done and now - self._status_seen.get(key, -STATUS_INTERVAL) < STATUS_INTERVAL:
+            return
+        self._status_seen[key] = now
+        if done:
+            self._status_done.add(key)
+        name = key.rstrip(":")
+        if not (current or total):  # steps without byte counts (exporting, naming)
+            self._say(f"{name} done")
+            return
+        amount = _size(current) + (f" / {_size(total)}" if total else "")
+        progress = Progress("layer", int(current), int(total) if total else None, key)
+        self._say(f"{name} {amount}{' done' if done else ''}", progress)
+
     def _log(self, log: dict[str, Any]) -> None:
         digest = str(log.get("vertex", ""))
         try:
@@ -169,3 +198,13 @@ class ProgressTranslator:
         """Flush output of steps that never reported completion."""
         for digest in list(self._partial):
             self._flush(digest)
+
+
+def _size(count: int | float) -> str:
+    """Bytes as a short human figure."""
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
