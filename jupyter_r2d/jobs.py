@@ -286,6 +286,8 @@ class JobManager:
             "phase": "waiting",
             "source": spec.describe() if spec is not None else None,
             "image": str(image),
+            # The local image a push without a build starts from (tagged as "image").
+            "source_image": str(params.local_image) if params.local_image else None,
             "run": params.run,
             "push": params.push,
             "registry": (
@@ -478,6 +480,7 @@ class JobManager:
                     self._emit(job, "fetching", f"Warning: {warning}")
             request = BuildRequest(
                 image=job.record["image"],
+                source_image=job.record.get("source_image"),
                 context=context,
                 build_args=job.build_args,
                 labels=image_labels,

@@ -250,6 +250,9 @@ class BuildParams:
     push: bool
     credentials: RegistryCredentials | None = field(repr=False)
     build_args: dict[str, str]
+    #: The local image a push without a source starts from, when ``image`` got the
+    #: registry's host put in front of it (the engine tags it before pushing).
+    local_image: ImageReference | None = None
 
 
 def parse_build_params(data: dict[str, Any], registries: dict[str, RegistryConfig]) -> BuildParams:
@@ -267,6 +270,7 @@ def parse_build_params(data: dict[str, Any], registries: dict[str, RegistryConfi
     push = _bool(data, "push")
     credentials = parse_registry(data.get("registry"), registries)
     build_args = parse_build_args(data.get("build_args"))
+    local_image = None
     if source is None:
         if image is None:
             raise InvalidRequest("image", "required when there is no source")
@@ -282,7 +286,9 @@ def parse_build_params(data: dict[str, Any], registries: dict[str, RegistryConfi
         host = registry_host(credentials.server)
         if image is not None and image.domain is None:
             # "name:tag" + a registry means "push it there": put the registry in the name.
+            if source is None:
+                local_image = image
             image = parse_image_reference(f"{host}/{image}")
         elif image is not None and image.domain != host:
             raise InvalidRequest("image", f"is not on registry {host} (its host is {image.domain})")
-    return BuildParams(source, image, run, push, credentials, build_args)
+    return BuildParams(source, image, run, push, credentials, build_args, local_image)

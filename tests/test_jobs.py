@@ -45,6 +45,9 @@ class FakeEngine(ContainerEngine):
     ) -> tuple[str | None, str | None]:
         raise NotImplementedError
 
+    async def _tag(self, source: str, target: str) -> None:
+        self.started.append(f"tag {source} {target}")
+
     async def _existing_image_id(self, image: str) -> str:
         return "sha256:" + "1" * 64
 

@@ -115,6 +115,9 @@ class BuildRequest:
 
     image: str
     context: BuildContext | None = None
+    #: Without a context: the local image to act on, tagged as ``image`` first (e.g.
+    #: ``course:1`` pushed as ``registry.example/course:1``). None: ``image`` itself.
+    source_image: str | None = None
     build_args: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     push: bool = False
@@ -215,6 +218,9 @@ class ContainerEngine(ABC):
             pushed_by_build = digest is not None
             on_event(BuildEvent("built", f"Built {request.image}"))
         else:
+            if request.source_image and request.source_image != request.image:
+                await self._tag(request.source_image, request.image)
+                on_event(BuildEvent("pushing", f"Tagged {request.source_image} as {request.image}"))
             image_id = await self._existing_image_id(request.image)
         if request.push and not pushed_by_build:
             digest = await self._push(request, on_event)
@@ -234,6 +240,10 @@ class ContainerEngine(ABC):
         self, request: BuildRequest, on_event: EventSink
     ) -> tuple[str | None, str | None]:
         """Build ``request.context``; return (image id or None, digest if the build pushed)."""
+
+    @abstractmethod
+    async def _tag(self, source: str, target: str) -> None:
+        """Tag the local image ``source`` as ``target``; raises NotFound."""
 
     @abstractmethod
     async def _existing_image_id(self, image: str) -> str:

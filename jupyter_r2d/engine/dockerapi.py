@@ -302,6 +302,11 @@ class DockerApiEngine(ContainerEngine):
         image_id = state["id"] or await self._existing_image_id(request.image)
         return image_id, None
 
+    async def _tag(self, source: str, target: str) -> None:
+        data = await self.inspect_raw(source)
+        repository, tag = parse_repository_tag(target)
+        await self._call(lambda c: c.tag(data["Id"], repository, tag or "latest"))
+
     async def _existing_image_id(self, image: str) -> str:
         data = await self.inspect_raw(image)
         return str(data["Id"])
