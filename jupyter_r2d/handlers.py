@@ -231,7 +231,7 @@ class ImageHandler(R2DHandler):
     @web.authenticated
     @authorized
     async def get(self, ref: str) -> None:
-        self.write_json(await self.engine.inspect_image(ref))
+        self.write_json(await self.jobs.inspect_image(ref))
 
     @web.authenticated
     @authorized
@@ -241,12 +241,12 @@ class ImageHandler(R2DHandler):
         self.finish()
 
 
-class PruneHandler(R2DHandler):
+class PruneHandler(ImageHandler):
     """``POST images/prune[?dry_run=true]``: remove (or list) dangling jupyter_r2d images."""
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
+    async def post(self, ref: str) -> None:
         dry_run = self.get_query_argument("dry_run", "false").lower() in ("1", "true", "yes")
         self.write_json(await self.engine.prune(dry_run=dry_run))
 
@@ -291,7 +291,8 @@ handlers: list[tuple[str, type[R2DHandler]]] = [
     (rf"/r2d/api/builds/{_ID}/events", BuildEventsHandler),
     (r"/r2d/api/preview", PreviewHandler),
     (r"/r2d/api/images", ImagesHandler),
-    (r"/r2d/api/images/prune", PruneHandler),
+    # GET/DELETE of an image literally named "prune" still reach ImageHandler's methods.
+    (r"/r2d/api/images/(?P<ref>prune)", PruneHandler),
     (r"/r2d/api/images/(?P<ref>.+)", ImageHandler),
     (r"/r2d/api/containers", ContainersHandler),
     (r"/r2d/api/containers/(?P<container_id>[0-9a-zA-Z_.-]+)", ContainerHandler),

@@ -259,6 +259,15 @@ class JobManager:
             raise NotFound(f"no build job {job_id!r}")
         return job
 
+    async def inspect_image(self, ref: str) -> dict[str, Any]:
+        """The engine's inspect view plus the command that reproduces the build."""
+        view = await self.engine.inspect_image(ref)
+        tags = view.get("tags") or []
+        view["reproduce"] = labels.reproduce_command(
+            view.get("labels") or {}, tags[0] if tags else None, self.settings.root_dir
+        )
+        return view
+
     async def submit(self, body: dict[str, Any]) -> Job:
         """Validate a ``POST builds`` body, then queue the job (InvalidRequest on bad input)."""
         await self.ensure_started()

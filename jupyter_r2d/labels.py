@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 PREFIX = "jupyter_r2d."
@@ -30,11 +32,14 @@ R2D_VERSION = "repo2docker.version"
 
 def describe(image_labels: dict[str, str]) -> dict[str, Any] | None:
     """Provenance of an image from its labels; None when neither we nor repo2docker built it."""
-    if JOB not in image_labels and R2D_VERSION not in image_labels:
+    ours = JOB in image_labels
+    if not ours and R2D_VERSION not in image_labels:
         return None
+    # repo2docker's own ref label holds the commit it built; ours keeps the ref asked for.
+    ref = image_labels.get(REF) if ours else image_labels.get(R2D_REF)
     return {
         "source": image_labels.get(SOURCE) or image_labels.get(R2D_REPO) or None,
-        "ref": image_labels.get(REF) or image_labels.get(R2D_REF) or None,
+        "ref": ref or None,
         "commit": image_labels.get(COMMIT) or None,
         "dirty": image_labels.get(DIRTY) == "true",
         "subdir": image_labels.get(SUBDIR) or None,
@@ -44,11 +49,20 @@ def describe(image_labels: dict[str, str]) -> dict[str, Any] | None:
     }
 
 
-def reproduce_command(image_labels: dict[str, str], image: str | None) -> str | None:
-    """The repo2docker command that rebuilds this image from its source, when one is known."""
+def reproduce_command(
+    image_labels: dict[str, str], image: str | None, root_dir: str | Path | None = None
+) -> str | None:
+    """The repo2docker command that rebuilds this image from its source, when one is known.
+
+    A folder source is stored relative to the server root: ``root_dir`` makes it absolute,
+    so the command works from anywhere.
+    """
     info = describe(image_labels)
     if info is None or not info["source"]:
         return None
+    source = info["source"]
+    if root_dir is not None and JOB in image_labels and not _is_remote(source):
+        source = str(Path(root_dir, source).resolve())
     args = ["repo2docker", "--no-run"]
     if image:
         args += ["--image-name", image]
@@ -57,5 +71,10 @@ def reproduce_command(image_labels: dict[str, str], image: str | None) -> str | 
         args += ["--ref", ref]
     if info["subdir"]:
         args += ["--subdir", info["subdir"]]
-    args.append(info["source"])
+    args.append(source)
     return shlex.join(args)
+
+
+def _is_remote(source: str) -> bool:
+    """A git URL (``scheme://`` or ``user@host:path``) rather than a folder."""
+    return "://" in source or re.match(r"^[\w.-]+@[\w.-]+:", source) is not None

@@ -321,6 +321,10 @@ async def _git_state(repo: Path) -> tuple[str, bool]:
         return "", False
     if inside != "true":
         return "", False
+    if not await _git(["ls-files", "--", "."], cwd=repo):
+        # Nothing here is tracked (a git-ignored folder inside some other repository):
+        # that repository's commit would not reproduce this folder.
+        return "", False
     try:
         commit = await _git(["rev-parse", "HEAD"], cwd=repo)
     except GitError:

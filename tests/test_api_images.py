@@ -87,6 +87,11 @@ async def test_labels_and_prune(
     assert by_id[second["image_id"]]["r2d"]["job"] == second["id"]
     assert by_id[second["image_id"]]["r2d"]["dirty"] is True
     assert by_id[first["image_id"]]["dangling"] is True
+    view = await get_json(jp_fetch, "images", image)
+    # The folder's changes were not committed: no --ref, and the folder by its full path.
+    assert view["reproduce"] == (
+        f"repo2docker --no-run --image-name {image} {(jp_root_dir / 'twice').resolve()}"
+    )
 
     response = await jp_fetch("r2d", "api", "images", "prune", method="POST", body="")
     pruned = json.loads(response.body)
@@ -95,6 +100,12 @@ async def test_labels_and_prune(
     ids = {i["id"] for i in (await get_json(jp_fetch, "images"))["images"]}
     assert first["image_id"] not in ids
     assert second["image_id"] in ids
+
+
+async def test_an_image_named_prune_is_still_an_image(jp_fetch):
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("r2d", "api", "images", "prune")
+    assert err.value.code == 404
 
 
 async def test_containers_list(jp_fetch):

@@ -129,6 +129,18 @@ async def test_folder_without_git(tmp_path: Path) -> None:
     await asyncio.to_thread(prepared.cleanup)
 
 
+async def test_folder_nothing_tracked_inside_another_repo(tmp_path: Path) -> None:
+    """A git-ignored folder of some repository gets no commit: it would not reproduce it."""
+    outer = make_repo(tmp_path / "outer", {".gitignore": "scratch/\n"})
+    make_repo(outer / "scratch" / "proj", {"requirements.txt": "numpy\n"}, git=False)
+    prepared = await prepare_source(
+        SourceSpec(path="scratch/proj"), root_dir=outer, workdir=tmp_path, on_event=lambda e: None
+    )
+    assert prepared.labels[labels.COMMIT] == ""
+    assert prepared.labels[labels.DIRTY] == "false"
+    await asyncio.to_thread(prepared.cleanup)
+
+
 def served_repo(git_server: GitServer) -> tuple[str, str, str]:
     """A repo with two commits on main and a branch; returns (first sha, main sha, branch sha)."""
     repo = make_repo(git_server.base / "repo", {"Dockerfile": "FROM scratch\n"})

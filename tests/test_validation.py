@@ -192,3 +192,27 @@ def test_public_source_drops_credentials():
         "ref": "main",
     }
     assert public_source(None) is None
+
+
+def test_reproduce_command_for_git_and_folder_sources(tmp_path):
+    from jupyter_r2d import labels
+
+    git = {
+        labels.JOB: "j",
+        labels.SOURCE: "https://example.org/course.git",
+        labels.REF: "main",
+        labels.COMMIT: "abc123",
+        labels.DIRTY: "false",
+        labels.SUBDIR: "week 1",
+        labels.R2D_REF: "abc123",
+    }
+    assert labels.describe(git)["ref"] == "main"
+    assert labels.reproduce_command(git, "course:1", tmp_path) == (
+        "repo2docker --no-run --image-name course:1 --ref abc123 --subdir 'week 1' "
+        "https://example.org/course.git"
+    )
+    folder = {labels.JOB: "j", labels.SOURCE: "proj", labels.DIRTY: "true"}
+    assert labels.reproduce_command(folder, None, tmp_path) == (
+        f"repo2docker --no-run {tmp_path.resolve() / 'proj'}"
+    )
+    assert labels.reproduce_command({"other": "label"}, "x:1") is None

@@ -531,7 +531,6 @@ class DockerApiEngine(ContainerEngine):
             },
             "labels": image_labels,
             "r2d": labels.describe(image_labels),
-            "reproduce": labels.reproduce_command(image_labels, tags[0] if tags else None),
             "history": [
                 {
                     "created": _iso(layer.get("Created")),
