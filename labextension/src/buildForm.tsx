@@ -10,6 +10,7 @@ import {
   previewSource,
   startBuild
 } from './api';
+import { RegistryLogin } from './registryLogin';
 
 /** The distribution reference grammar, simplified (lower-case path, tag). */
 const IMAGE_RE =
@@ -288,37 +289,19 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
             <option value={INLINE}>{trans.__('Other (log in once)…')}</option>
           </select>
           {chosenRegistry === INLINE && (
-            <div className="jp-r2d-inline-registry">
-              <input
-                className="jp-mod-styled"
-                type="text"
-                name="server"
-                placeholder={trans.__('registry host[:port]')}
-                aria-label={trans.__('Registry server')}
-                value={server}
-                onChange={e => setServer(e.target.value)}
-              />
-              <input
-                className="jp-mod-styled"
-                type="text"
-                name="username"
-                autoComplete="off"
-                placeholder={trans.__('user name')}
-                aria-label={trans.__('Registry user name')}
-                value={username}
-                onChange={e => setUsername(e.target.value)}
-              />
-              <input
-                className="jp-mod-styled"
-                type="password"
-                name="password"
-                autoComplete="new-password"
-                placeholder={trans.__('password or token (not stored)')}
-                aria-label={trans.__('Registry password')}
-                value={password}
-                onChange={e => setPassword(e.target.value)}
-              />
-            </div>
+            <RegistryLogin
+              trans={trans}
+              server={server}
+              username={username}
+              password={password}
+              onChange={(field, value) =>
+                ({
+                  server: setServer,
+                  username: setUsername,
+                  password: setPassword
+                })[field](value)
+              }
+            />
           )}
         </fieldset>
       )}

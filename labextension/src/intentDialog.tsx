@@ -4,6 +4,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IInlineRegistry, IRegistry } from './api';
+import { RegistryLogin } from './registryLogin';
 
 /** The select value for registry credentials typed once. */
 export const INLINE_REGISTRY = '__inline__';
@@ -151,37 +152,23 @@ export class IntentForm
               </option>
             </select>
             {this._registry === INLINE_REGISTRY && (
-              <div className="jp-r2d-inline-registry">
-                <input
-                  className="jp-mod-styled"
-                  type="text"
-                  name="server"
-                  placeholder={trans.__('registry host[:port]')}
-                  aria-label={trans.__('Registry server')}
-                  value={this._server}
-                  onChange={e => set(() => (this._server = e.target.value))}
-                />
-                <input
-                  className="jp-mod-styled"
-                  type="text"
-                  name="username"
-                  autoComplete="off"
-                  placeholder={trans.__('user name')}
-                  aria-label={trans.__('Registry user name')}
-                  value={this._username}
-                  onChange={e => set(() => (this._username = e.target.value))}
-                />
-                <input
-                  className="jp-mod-styled"
-                  type="password"
-                  name="password"
-                  autoComplete="new-password"
-                  placeholder={trans.__('password or token (not stored)')}
-                  aria-label={trans.__('Registry password')}
-                  value={this._password}
-                  onChange={e => set(() => (this._password = e.target.value))}
-                />
-              </div>
+              <RegistryLogin
+                trans={trans}
+                server={this._server}
+                username={this._username}
+                password={this._password}
+                onChange={(field, value) =>
+                  set(() => {
+                    if (field === 'server') {
+                      this._server = value;
+                    } else if (field === 'username') {
+                      this._username = value;
+                    } else {
+                      this._password = value;
+                    }
+                  })
+                }
+              />
             )}
             {target && (
               <p className="jp-r2d-hint">{trans.__('Pushed as %1', target)}</p>
