@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import json
 import os
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -33,6 +37,7 @@ from jupyter_r2d.engine import (
     RegistryCredentials,
     make_engine,
 )
+from jupyter_r2d.engine.dockerapi import DockerApiEngine
 from jupyter_r2d.errors import BuildCancelled, BuildFailed
 
 pytestmark = [pytest.mark.docker]
@@ -478,3 +483,46 @@ async def test_leftovers_of_a_killed_server_are_stopped(
         leftover.wait()
         with contextlib.suppress(docker.errors.DockerException):
             docker_client.remove_container(container, force=True)
+
+
+@pytest.mark.parametrize("when", ["before the answer", "mid-stream"])
+async def test_a_cancelled_stream_leaves_no_socket_open(
+    base_image: str, docker_client: docker.APIClient, unique_name: str, when: str
+):
+    """A cancel that lands before the daemon answers, or while a chunk is being handled,
+    closes every socket: an unclosed one surfaces as a ResourceWarning when collected."""
+    engine = DockerApiEngine()
+    gate = threading.Event()
+    sent = threading.Event()
+    handling = threading.Event()
+
+    def start(client: Any) -> Any:
+        if when == "before the answer":
+            gate.wait(10)  # the cancel has landed; only now is the request sent
+        stream = client.events(decode=True)  # a stream that never ends on its own
+        sent.set()
+        return stream
+
+    def handle(chunk: Any) -> None:
+        handling.set()
+        gate.wait(10)  # the cancel lands while this chunk is handled
+
+    task = asyncio.ensure_future(engine._stream(None, start, handle))
+    if when == "mid-stream":
+        await asyncio.to_thread(sent.wait, 10)
+        await asyncio.to_thread(docker_client.tag, base_image, unique_name, "event")
+        assert await asyncio.to_thread(handling.wait, 10)
+        await asyncio.to_thread(docker_client.remove_image, f"{unique_name}:event")
+    else:
+        await asyncio.sleep(0.2)
+    task.cancel()
+    await asyncio.sleep(0.1)
+    gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 15)
+    assert sent.is_set()  # the request went out, and its reading thread has ended
+    await engine.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -110,13 +110,23 @@ class _StreamClient(docker.APIClient):
         return super()._stream_helper(response, decode)
 
     def abort(self) -> None:
-        """Shut the stream's socket: the reading thread wakes up, the daemon sees the hangup."""
+        """Shut the stream's socket: the reading thread wakes up, the daemon sees the hangup.
+
+        Only a shutdown: closing is left to the reading thread (:meth:`release`), so no socket
+        is closed under it or opened after a close.
+        """
         self.aborted = True
         if self.response is not None:
             with contextlib.suppress(Exception):
                 raw = self._get_raw_response_socket(self.response)
                 # Over a unix socket docker-py hands back the SocketIO wrapper.
                 getattr(raw, "_sock", raw).shutdown(socket.SHUT_RDWR)
+
+    def release(self) -> None:
+        """Close the response and the connection pools (from the thread that read them)."""
+        with contextlib.suppress(Exception):
+            if self.response is not None:
+                self.response.close()
         with contextlib.suppress(Exception):
             self.close()
 
@@ -156,6 +166,14 @@ class DockerApiEngine(ContainerEngine):
                 self._client_kwargs = {**kwargs, "version": client._version}
             return self._client
 
+    def _drop_client(self) -> None:
+        """Forget the shared client after a connection error, closing its sockets."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
     def _stream_client(self, credentials: RegistryCredentials | None = None) -> _StreamClient:
         """A fresh client for one streamed call; with ``credentials``, only those (in memory)."""
         self.client()
@@ -175,8 +193,7 @@ class DockerApiEngine(ContainerEngine):
         except EngineUnavailable as err:
             return {"available": False, "version": None, "error": str(err)}
         except (DockerException, requests.RequestException) as err:
-            with self._client_lock:
-                self._client = None  # reconnect next time: the daemon may come back
+            self._drop_client()  # reconnect next time: the daemon may come back
             return {"available": False, "version": None, "error": self._unreachable(err)}
         return {"available": True, "version": version.get("Version"), "error": None}
 
@@ -187,10 +204,7 @@ class DockerApiEngine(ContainerEngine):
 
     async def close(self) -> None:
         """Close the docker-py client."""
-        with self._client_lock:
-            client, self._client = self._client, None
-        if client is not None:
-            await asyncio.to_thread(client.close)
+        await asyncio.to_thread(self._drop_client)
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """One docker-py call in a thread, its errors turned into domain errors."""
@@ -199,8 +213,7 @@ class DockerApiEngine(ContainerEngine):
             try:
                 return fn(self.client(), *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as err:
-                with self._client_lock:
-                    self._client = None
+                self._drop_client()
                 raise EngineUnavailable(self._unreachable(err)) from err
 
         return await asyncio.to_thread(work)
@@ -215,6 +228,12 @@ class DockerApiEngine(ContainerEngine):
         client = await asyncio.to_thread(self._stream_client, credentials)
 
         def work() -> None:
+            try:
+                read()
+            finally:
+                client.release()
+
+        def read() -> None:
             try:
                 for chunk in start(client):
                     if client.aborted:
@@ -242,8 +261,6 @@ class DockerApiEngine(ContainerEngine):
             for finished in done:
                 finished.exception()  # retrieved: what a shut socket raises is expected
             raise
-        finally:
-            await asyncio.to_thread(client.close)
 
     # --- build ---------------------------------------------------------------------------------
 
