@@ -7,6 +7,7 @@ Outside CI a missing part skips the tests that need it; with CI=true it fails th
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import subprocess
 import uuid
@@ -328,3 +329,11 @@ def _stop_renderer() -> Iterator[None]:
     from jupyter_r2d.render import shutdown_renderer
 
     shutdown_renderer()
+
+
+@pytest.fixture(autouse=True)
+def _collect_leaks() -> Iterator[None]:
+    """Collect garbage after each test, so an unclosed socket or file fails the test that
+    leaked it (warnings are errors) rather than whichever test runs when the GC happens to."""
+    yield
+    gc.collect()
