@@ -40,7 +40,7 @@ from .engine import (
     RunOptions,
 )
 from .engine.credentials import registry_host
-from .errors import BuildCancelled, Conflict, EngineUnavailable, InvalidRequest, NotFound, R2DError
+from .errors import BuildCancelled, Conflict, InvalidRequest, NotFound, R2DError
 from .store import JobStore
 from .validation import (
     RegistryConfig,
@@ -283,9 +283,7 @@ class JobManager:
                 derived = f"{registry_host(params.credentials.server)}/{derived}"
             image = parse_image_reference(derived)
         assert image is not None  # parse_build_params demands one when there is no source
-        status = await self.engine.status()
-        if not status.get("available"):
-            raise EngineUnavailable(status.get("error") or "the container engine is unavailable")
+        await self.engine.ensure_available()
         record: dict[str, Any] = {
             "id": uuid.uuid4().hex[:12],
             "created": now_iso(),

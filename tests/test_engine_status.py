@@ -47,3 +47,20 @@ class TestDaemonDown:
         assert status["available"] is False
         assert status["error"].startswith("Docker is unreachable")
         assert "no-docker.sock" in status["error"]
+
+    async def test_a_build_is_refused_with_503_and_nothing_is_queued(self, jp_fetch, jp_root_dir):
+        (jp_root_dir / "proj").mkdir()
+        (jp_root_dir / "proj" / "Dockerfile").write_text("FROM scratch\n")
+        with pytest.raises(HTTPClientError) as err:
+            await jp_fetch(
+                "r2d",
+                "api",
+                "builds",
+                method="POST",
+                body=json.dumps({"source": {"path": "proj"}, "image": "never-built:1"}),
+            )
+        assert err.value.code == 503
+        body = json.loads(err.value.response.body)
+        assert "no-docker.sock" in body["message"]
+        listing = json.loads((await jp_fetch("r2d", "api", "builds")).body)
+        assert listing["builds"] == []

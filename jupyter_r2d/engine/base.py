@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import BuildCancelled, BuildFailed, InvalidRequest, R2DError
+from ..errors import BuildCancelled, BuildFailed, EngineUnavailable, InvalidRequest, R2DError
 
 Phase = Literal[
     "waiting",
@@ -234,6 +234,12 @@ class ContainerEngine(ABC):
     @abstractmethod
     async def status(self) -> dict[str, Any]:
         """``{"name", "available", "version", "builder", "driver", "error"}``; never raises."""
+
+    async def ensure_available(self) -> None:
+        """Raise EngineUnavailable unless a job could start now (cheaper than ``status``)."""
+        status = await self.status()
+        if not status.get("available"):
+            raise EngineUnavailable(status.get("error") or "the container engine is unavailable")
 
     @abstractmethod
     async def _build(

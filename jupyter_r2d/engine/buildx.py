@@ -103,6 +103,13 @@ class BuildxEngine(DockerApiEngine):
             status.update(available=False, error=error)
         return status
 
+    async def ensure_available(self) -> None:
+        """The daemon answers and the builder's driver is known (from the recent inspect)."""
+        status = await DockerApiEngine.status(self)
+        if not status["available"]:
+            raise EngineUnavailable(status["error"])
+        await self.driver()
+
     async def _build(
         self, request: BuildRequest, on_event: EventSink
     ) -> tuple[str | None, str | None]:
