@@ -331,6 +331,13 @@ def _stop_renderer() -> Iterator[None]:
     shutdown_renderer()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _freeze_imports() -> None:
+    """Keep what the imports made out of every later collection (which stays cheap)."""
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.fixture(autouse=True)
 def _collect_leaks() -> Iterator[None]:
     """Collect garbage after each test, so an unclosed socket or file fails the test that
