@@ -15,7 +15,7 @@ module.exports = {
   expect: { timeout: 15 * 1000 },
   retries: 0,
   workers: 1,
-  reporter: [[process.env.CI ? 'list' : 'list'], ['html', { open: 'never' }]],
+  reporter: [['list'], ['html', { open: 'never' }]],
   use: {
     ...baseConfig.use,
     baseURL: `http://localhost:${port}`,
