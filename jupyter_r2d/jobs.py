@@ -279,7 +279,7 @@ class JobManager:
         if image is None and spec is not None:
             # Derived from the source; a registry to push to goes in front of it.
             derived = str(spec.default_image_name())
-            if params.credentials is not None:
+            if params.credentials is not None and params.push:
                 derived = f"{registry_host(params.credentials.server)}/{derived}"
             image = parse_image_reference(derived)
         assert image is not None  # parse_build_params demands one when there is no source

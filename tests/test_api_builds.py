@@ -223,6 +223,45 @@ async def test_restart_mid_job_interrupts_it_and_logs_survive(
     assert record["status"] == "cancelled"
 
 
+async def test_build_from_a_private_base_logs_in_without_pushing(
+    jp_fetch, jp_root_dir, read_events, auth_registry, base_image, unique_name, docker_client,
+    cleanup_images,
+):  # fmt: skip
+    """An educator's course image FROM a private base: the registry login serves the pull,
+    the image stays local under the given name, and without the login the pull is refused."""
+    private = f"{auth_registry.address}/{unique_name}-base:1"
+    docker_client.tag(base_image, private)
+    cleanup_images.append(private)
+    login = {
+        "server": auth_registry.address,
+        "username": auth_registry.username,
+        "password": auth_registry.password,
+    }
+    auth = {"username": login["username"], "password": login["password"]}
+    for chunk in docker_client.push(private, stream=True, decode=True, auth_config=auth):
+        assert "error" not in chunk, chunk
+    docker_client.remove_image(private)
+    make_repo(jp_root_dir / "course", {"Dockerfile": f"FROM {private}\n"}, git=False)
+    image = f"{unique_name}:course"
+    cleanup_images.append(image)
+
+    _, refused, _ = await call(
+        jp_fetch, "builds", method="POST", body={"source": {"path": "course"}, "image": image}
+    )
+    events = await read_events(refused["id"])
+    assert events[-1]["phase"] == "failed"
+    assert "unauthorized" in events[-1]["error"].lower()  # the registry's refusal, shown
+
+    body = {"source": {"path": "course"}, "image": image, "registry": login}
+    _, record, _ = await call(jp_fetch, "builds", method="POST", body=body)
+    assert record["image"] == f"{image}" and not record["push"]
+    events = await read_events(record["id"])
+    assert events[-1]["phase"] == "ready", events[-1]
+    assert auth_registry.password not in json.dumps(events)
+    assert docker_client.inspect_image(image)["Id"] == events[-1]["image_id"]
+    assert auth_registry.tags(unique_name) == []  # nothing was pushed
+
+
 async def test_push_existing_image_to_auth_registry_redacts_password(
     jp_fetch,
     jp_serverapp,

@@ -112,7 +112,7 @@ REGISTRIES = {"hub": RegistryConfig("hub", "127.0.0.1:5556", "u", "secret")}
         ({"source": None, "image": "a", "run": True, "build_args": {"A": "1"}}, "build_args"),
         ({"source": {"path": "."}, "push": True, "registry": "nope"}, "registry"),
         ({"source": {"path": "."}, "push": True, "registry": 3}, "registry"),
-        ({"source": {"path": "."}, "registry": "hub"}, "registry"),
+        ({"source": None, "image": "app:1", "run": True, "registry": "hub"}, "registry"),
         ({"source": {"path": "."}, "push": True, "registry": {"server": "h"}}, "registry.username"),
         (
             {"source": {"path": "."}, "push": True, "registry": {"server": "h", "x": 1}},
@@ -146,6 +146,14 @@ def test_registry_by_name_prefixes_the_image():
     assert params.credentials is not None
     assert params.credentials.password == "secret"
     assert "secret" not in repr(params)
+
+
+def test_registry_without_push_only_logs_in_for_the_build():
+    params = parse_build_params(
+        {"source": {"path": "."}, "image": "app:1", "registry": "hub"}, REGISTRIES
+    )
+    assert str(params.image) == "app:1"  # not pushed, so not renamed
+    assert params.credentials is not None and params.credentials.password == "secret"
 
 
 def test_inline_registry():
