@@ -86,6 +86,8 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
   const [run, setRun] = React.useState(props.defaultRun);
   const [push, setPush] = React.useState(props.defaultPush);
   const [registry, setRegistry] = React.useState(props.defaultRegistry);
+  // Without a push, a registry login only serves the build's pulls.
+  const [pullLogin, setPullLogin] = React.useState(false);
   const [server, setServer] = React.useState('');
   const [username, setUsername] = React.useState('');
   const [password, setPassword] = React.useState('');
@@ -133,6 +135,42 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
   const chosenRegistry =
     registry || (props.registries[0] ? props.registries[0].name : INLINE);
 
+  const registryFields = (
+    <fieldset className="jp-r2d-registry">
+      <legend>
+        {push ? trans.__('Registry') : trans.__('Registry login for pulls')}
+      </legend>
+      <select
+        className="jp-mod-styled"
+        aria-label={trans.__('Registry')}
+        value={chosenRegistry}
+        onChange={e => setRegistry(e.target.value)}
+      >
+        {props.registries.map(r => (
+          <option key={r.name} value={r.name}>
+            {r.name} ({r.server})
+          </option>
+        ))}
+        <option value={INLINE}>{trans.__('Other (log in once)…')}</option>
+      </select>
+      {chosenRegistry === INLINE && (
+        <RegistryLogin
+          trans={trans}
+          server={server}
+          username={username}
+          password={password}
+          onChange={(field, value) =>
+            ({
+              server: setServer,
+              username: setUsername,
+              password: setPassword
+            })[field](value)
+          }
+        />
+      )}
+    </fieldset>
+  );
+
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
     if (imageError) {
@@ -142,7 +180,7 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
     if (imageValue.trim()) {
       body.image = imageValue.trim();
     }
-    if (push) {
+    if (push || pullLogin) {
       body.registry =
         chosenRegistry === INLINE
           ? { server, username, password }
@@ -272,41 +310,21 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
           {trans.__('Push')}
         </label>
       </div>
-      {push && (
-        <fieldset className="jp-r2d-registry">
-          <legend>{trans.__('Registry')}</legend>
-          <select
-            className="jp-mod-styled"
-            aria-label={trans.__('Registry')}
-            value={chosenRegistry}
-            onChange={e => setRegistry(e.target.value)}
-          >
-            {props.registries.map(r => (
-              <option key={r.name} value={r.name}>
-                {r.name} ({r.server})
-              </option>
-            ))}
-            <option value={INLINE}>{trans.__('Other (log in once)…')}</option>
-          </select>
-          {chosenRegistry === INLINE && (
-            <RegistryLogin
-              trans={trans}
-              server={server}
-              username={username}
-              password={password}
-              onChange={(field, value) =>
-                ({
-                  server: setServer,
-                  username: setUsername,
-                  password: setPassword
-                })[field](value)
-              }
-            />
-          )}
-        </fieldset>
-      )}
+      {push && registryFields}
       <details className="jp-r2d-advanced">
         <summary>{trans.__('Advanced')}</summary>
+        {!push && (
+          <label>
+            <input
+              type="checkbox"
+              name="pull-login"
+              checked={pullLogin}
+              onChange={e => setPullLogin(e.target.checked)}
+            />
+            {trans.__('Private base image: log in to its registry')}
+          </label>
+        )}
+        {!push && pullLogin && registryFields}
         <label className="jp-r2d-field">
           {trans.__('Build args (KEY=value, one a line)')}
           <textarea

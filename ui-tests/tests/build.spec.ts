@@ -1,9 +1,11 @@
 import { expect, test } from '@jupyterlab/galata';
-import * as fs from 'fs';
 
 import {
+  authRegistry,
   BASE,
+  docker,
   findJob,
+  jobViaAPI,
   makeRepo,
   openFolder,
   removeImageQuietly,
@@ -141,16 +143,7 @@ test.describe('Build from the file browser', () => {
   test('push to the auth registry with a typed password leaves no trace of it', async ({
     page
   }) => {
-    const registry = process.env.R2D_TEST_AUTH_REGISTRY || '127.0.0.1:5556';
-    const user = process.env.R2D_TEST_AUTH_USER || 'r2d-tester';
-    const password = fs
-      .readFileSync(
-        process.env.R2D_TEST_AUTH_PASSWORD_FILE ||
-          '/var/lib/r2d-testbed/password',
-        'utf-8'
-      )
-      .trim();
-    expect(password.length).toBeGreaterThan(0);
+    const { server: registry, username: user, password } = authRegistry();
     const name = unique('r2dui-push');
     makeRepo(name, serveDockerfile);
     const panel = await openFolder(page, name);
@@ -203,6 +196,57 @@ test.describe('Build from the file browser', () => {
     const jobs = await page.request.get('/r2d/api/builds');
     expect(await jobs.text()).not.toContain(password);
     await removeImageQuietly(page, `${registry}/${name}:v1`);
+  });
+
+  test('build from a private base image with a registry login, without pushing', async ({
+    page
+  }) => {
+    const login = authRegistry();
+    const name = unique('r2dui-private');
+    const local = `${name}-base:1`;
+    const base = `${login.server}/${local}`;
+    // The base image goes to the password registry only, not kept here.
+    docker('tag', BASE, local);
+    await jobViaAPI(page, {
+      source: null,
+      image: local,
+      push: true,
+      registry: login
+    });
+    docker('rmi', local, base);
+    makeRepo(name, `FROM ${base}\nCOPY www /www\n`);
+
+    const panel = await openFolder(page, name);
+    await panel.locator('input[name="image"]').fill(`${name}:v1`);
+    await panel.getByText('Advanced').click();
+    await panel.locator('input[name="pull-login"]').check();
+    await panel
+      .getByRole('combobox', { name: 'Registry' })
+      .selectOption('__inline__');
+    await panel.locator('input[name="server"]').fill(login.server);
+    await panel.locator('input[name="username"]').fill(login.username);
+    await panel.locator('input[name="password"]').fill(login.password);
+    await panel.getByRole('button', { name: 'Build', exact: true }).click();
+    await expect(panel.locator('input[name="password"]')).toHaveValue('');
+    const log = page.locator('.jp-r2d-LogView');
+    await expect(log).toHaveAttribute('data-phase', 'ready', {
+      timeout: 120000
+    });
+    // Built here from the private base, and not pushed anywhere.
+    expect(
+      docker('image', 'inspect', '--format', '{{.Id}}', `${name}:v1`)
+    ).toMatch(/^sha256:/);
+    const auth = Buffer.from(`${login.username}:${login.password}`).toString(
+      'base64'
+    );
+    const tags = await page.request.get(
+      `http://${login.server}/v2/${name}/tags/list`,
+      { headers: { Authorization: `Basic ${auth}` } }
+    );
+    expect(tags.status()).toBe(404);
+    expect(await page.content()).not.toContain(login.password);
+    await removeImageQuietly(page, `${name}:v1`);
+    await removeImageQuietly(page, base);
   });
 
   test('a reload mid-build resumes the log without lost or duplicated lines', async ({

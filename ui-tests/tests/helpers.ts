@@ -88,9 +88,19 @@ export async function buildViaAPI(
   name: string,
   image: string
 ): Promise<any> {
-  const started = await page.request.post('/r2d/api/builds', {
-    data: { source: { path: name }, image }
-  });
+  return jobViaAPI(page, { source: { path: name }, image });
+}
+
+/**
+ * Start a job through the REST API and wait until it succeeded.
+ *
+ * @returns the finished job record
+ */
+export async function jobViaAPI(
+  page: IJupyterLabPageFixture,
+  data: { [key: string]: unknown }
+): Promise<any> {
+  const started = await page.request.post('/r2d/api/builds', { data });
   expect(started.status()).toBe(202);
   const job = await started.json();
   let record: any = job;
@@ -126,4 +136,25 @@ export async function removeImageQuietly(
   ref: string
 ): Promise<void> {
   await page.request.delete(`/r2d/api/images/${encodeURIComponent(ref)}`);
+}
+
+/** The test bed's password registry and its test login. */
+export function authRegistry(): {
+  server: string;
+  username: string;
+  password: string;
+} {
+  const password = fs
+    .readFileSync(
+      process.env.R2D_TEST_AUTH_PASSWORD_FILE ||
+        '/var/lib/r2d-testbed/password',
+      'utf-8'
+    )
+    .trim();
+  expect(password.length).toBeGreaterThan(0);
+  return {
+    server: process.env.R2D_TEST_AUTH_REGISTRY || '127.0.0.1:5556',
+    username: process.env.R2D_TEST_AUTH_USER || 'r2d-tester',
+    password
+  };
 }
