@@ -385,16 +385,16 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
           push: job.push
         };
         // Configured registries are found again by server; a login typed
-        // once, and build arg values, were never kept: ask for them again.
-        const configured =
-          job.push && job.registry
-            ? panel.registries.find(
-                r =>
-                  r.server === job.registry!.server &&
-                  (r.username ?? '') === (job.registry!.username ?? '')
-              )
-            : undefined;
-        const needLogin = job.push && !!job.registry?.username && !configured;
+        // once (to push, or to pull a private base), and build arg values,
+        // were never kept: ask for them again.
+        const configured = job.registry
+          ? panel.registries.find(
+              r =>
+                r.server === job.registry!.server &&
+                (r.username ?? '') === (job.registry!.username ?? '')
+            )
+          : undefined;
+        const needLogin = !!job.registry?.username && !configured;
         const buildArgs = job.build_args ?? [];
         if (configured) {
           body.registry = configured.name;
@@ -409,7 +409,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
               askRegistry: needLogin,
               server: needLogin ? job.registry!.server : undefined,
               username: needLogin ? job.registry!.username : undefined,
-              image: job.image,
+              // Only a pushed image shows the name it is pushed as.
+              image: job.push ? job.image : undefined,
               buildArgs,
               message: needLogin
                 ? trans.__(

@@ -245,6 +245,23 @@ test.describe('Build from the file browser', () => {
     );
     expect(tags.status()).toBe(404);
     expect(await page.content()).not.toContain(login.password);
+
+    // A rebuild asks for the login again (it was used once, not kept).
+    const first = (await log.getAttribute('data-job')) as string;
+    await panel
+      .locator(`.jp-r2d-job[data-job="${first}"]`)
+      .getByRole('button', {
+        name: `Rebuild ${name}:v1 with the same settings`
+      })
+      .click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('type it again');
+    await dialog.locator('input[name="password"]').fill(login.password);
+    await dialog.getByRole('button', { name: 'Rebuild', exact: true }).click();
+    const again = page.locator(`.jp-r2d-LogView:not([data-job="${first}"])`);
+    await expect(again).toHaveAttribute('data-phase', 'ready', {
+      timeout: 120000
+    });
     await removeImageQuietly(page, `${name}:v1`);
     await removeImageQuietly(page, base);
   });
