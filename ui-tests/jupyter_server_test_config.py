@@ -15,6 +15,10 @@ from jupyterlab.galata import configure_jupyter_server
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
 configure_jupyter_server(c)
+# It made an empty temporary root we do not use (ours is below): leave no trace of it.
+_galata_root = Path(c.ServerApp.root_dir)
+if _galata_root.name.startswith("galata-test-"):
+    shutil.rmtree(_galata_root, ignore_errors=True)
 
 _here = Path(__file__).parent
 _root = Path(os.environ.get("R2D_UI_ROOT", _here / ".jupyter_root"))

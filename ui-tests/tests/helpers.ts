@@ -4,6 +4,7 @@
 import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 /** The id of the Images sidebar panel. */
@@ -34,10 +35,18 @@ export function docker(...args: string[]): string {
  * jupyter_r2d did not build.
  */
 export function makeImage(ref: string): void {
-  execFileSync('docker', ['build', '-q', '-t', ref, '-'], {
-    input: `FROM ${BASE}\nLABEL r2dui.test="${ref}"\n`,
-    encoding: 'utf-8'
-  });
+  // A context folder, not a Dockerfile on stdin: for that the docker CLI
+  // leaves two temporary folders behind in /tmp.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'r2dui-image-'));
+  try {
+    fs.writeFileSync(
+      path.join(dir, 'Dockerfile'),
+      `FROM ${BASE}\nLABEL r2dui.test="${ref}"\n`
+    );
+    docker('build', '-q', '-t', ref, dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Create a Dockerfile repo in the server's root folder. */
