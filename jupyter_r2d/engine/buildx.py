@@ -105,7 +105,7 @@ class BuildxEngine(DockerApiEngine):
 
     async def ensure_available(self) -> None:
         """The daemon answers and the builder's driver is known (from the recent inspect)."""
-        status = await DockerApiEngine.status(self)
+        status = await super().status()  # the daemon only: no buildx inspect
         if not status["available"]:
             raise EngineUnavailable(status["error"])
         await self.driver()
