@@ -280,11 +280,10 @@ def parse_build_params(data: dict[str, Any], registries: dict[str, RegistryConfi
             raise InvalidRequest("build_args", "only a build takes build arguments")
     elif image is not None and image.digest:
         raise InvalidRequest("image", "a build target needs a tag, not a digest")
-    if credentials is not None and not push:
-        # Without a push the credentials only serve the build's pulls (a private FROM).
-        if source is None:
-            raise InvalidRequest("registry", "only a build or a push uses a registry")
-    elif credentials is not None:
+    # Without a push the credentials only serve the build's pulls (a private FROM).
+    if credentials is not None and not push and source is None:
+        raise InvalidRequest("registry", "only a build or a push uses a registry")
+    if credentials is not None and push:
         host = registry_host(credentials.server)
         if image is not None and image.domain is None:
             # "name:tag" + a registry means "push it there": put the registry in the name.

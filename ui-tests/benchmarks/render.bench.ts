@@ -1,6 +1,8 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as http from 'http';
 
+import { routeFinishedJob } from '../tests/helpers';
+
 const RUNS = 7;
 const LINES = 100000;
 const IMAGES = 1000;
@@ -58,28 +60,7 @@ test('log view: last line of a 100,000-line log', async ({ page }) => {
         ? route.fulfill({ status: 200, contentType: 'text/event-stream', body })
         : route.continue({ url: `http://127.0.0.1:${port}/${id}/events` })
     );
-    await page.route(`**/r2d/api/builds/${id}`, route =>
-      route.fulfill({
-        status: 200,
-        contentType: 'application/json',
-        body: JSON.stringify({
-          id,
-          created: now,
-          started: now,
-          finished: now,
-          status: 'succeeded',
-          phase: 'ready',
-          source: null,
-          image: 'bench:latest',
-          run: false,
-          push: false,
-          image_id: null,
-          digest: null,
-          container: null,
-          error: null
-        })
-      })
-    );
+    await routeFinishedJob(page, id, 'bench:latest', null);
     const elapsed = await page.evaluate(
       async ({ id, last }) => {
         performance.clearResourceTimings();

@@ -167,3 +167,38 @@ export function authRegistry(): {
     password
   };
 }
+
+/**
+ * Answer `GET builds/<id>` with a finished, succeeded job (for views whose
+ * event stream the test mocks).
+ */
+export async function routeFinishedJob(
+  page: IJupyterLabPageFixture,
+  id: string,
+  image: string,
+  source: { path: string } | null
+): Promise<void> {
+  const now = new Date().toISOString();
+  await page.route(`**/r2d/api/builds/${id}`, route =>
+    route.fulfill({
+      status: 200,
+      contentType: 'application/json',
+      body: JSON.stringify({
+        id,
+        created: now,
+        started: now,
+        finished: now,
+        status: 'succeeded',
+        phase: 'ready',
+        source,
+        image,
+        run: false,
+        push: false,
+        image_id: null,
+        digest: null,
+        container: null,
+        error: null
+      })
+    })
+  );
+}

@@ -1,5 +1,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
+import { routeFinishedJob } from './helpers';
+
 /**
  * The log view's rendering (colours, carriage returns, long logs, keyboard),
  * with the job's event stream mocked: the real builds are in build.spec.ts.
@@ -20,28 +22,7 @@ async function openMockedLog(
   await page.route(`**/r2d/api/builds/${id}/events*`, route =>
     route.fulfill({ status: 200, contentType: 'text/event-stream', body })
   );
-  await page.route(`**/r2d/api/builds/${id}`, route =>
-    route.fulfill({
-      status: 200,
-      contentType: 'application/json',
-      body: JSON.stringify({
-        id,
-        created: now,
-        started: now,
-        finished: now,
-        status: 'succeeded',
-        phase: 'ready',
-        source: { path: 'x' },
-        image: 'x:latest',
-        run: false,
-        push: false,
-        image_id: null,
-        digest: null,
-        container: null,
-        error: null
-      })
-    })
-  );
+  await routeFinishedJob(page, id, 'x:latest', { path: 'x' });
   await page.evaluate(
     id => window.jupyterapp.commands.execute('jupyter-r2d:open-log', { id }),
     id
