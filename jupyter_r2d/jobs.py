@@ -77,6 +77,7 @@ class JobSettings:
     allowed_roots: list[str] = field(default_factory=list)
     run_options: RunOptions = field(default_factory=RunOptions)
     registries: dict[str, RegistryConfig] = field(default_factory=dict)
+    source_policy: sources.SourcePolicy = sources.DEFAULT_POLICY
     #: Seconds between batched writes of logs and records.
     flush_interval: float = 0.2
     #: Seconds to wait for running jobs to cancel at shutdown.
@@ -406,6 +407,7 @@ class JobManager:
                 root_dir=self.settings.root_dir,
                 workdir=Path(workdir),
                 allowed_roots=self.settings.allowed_roots or None,
+                policy=self.settings.source_policy,
             )
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
@@ -478,6 +480,7 @@ class JobManager:
                         on_event=on_event,
                         allowed_roots=self.settings.allowed_roots or None,
                         build_args=job.build_args,
+                        policy=self.settings.source_policy,
                     ),
                 )
                 context = prepared.context

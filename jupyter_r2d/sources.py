@@ -4,11 +4,9 @@ by repo2docker (in a worker process, see :mod:`jupyter_r2d.render`) into a build
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
-import signal
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,13 +14,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from . import labels
+from . import git, labels
 from .engine.base import BuildContext, BuildEvent, EventSink
 from .errors import InvalidRequest
 from .render import render, shutdown_renderer
 
 __all__ = [
     "PreparedSource",
+    "SourcePolicy",
     "SourceSpec",
     "prepare_source",
     "preview",
@@ -33,14 +32,7 @@ __all__ = [
 _FIELDS = frozenset({"path", "url", "ref", "subdir"})
 _SCHEMES = frozenset({"https", "http", "ssh", "git"})
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^:]")
-_SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 _BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """``text`` with any ``user:password@`` of a URL removed."""
-    return _CREDENTIALS.sub(r"\g<scheme>", text)
 
 
 def _check_url(url: str) -> None:
@@ -57,7 +49,7 @@ def _check_url(url: str) -> None:
 
 
 def _check_ref(ref: str) -> None:
-    if _SHA.match(ref):
+    if git.SHA.match(ref):
         return
     if (
         not ref
@@ -78,6 +70,18 @@ def _check_relative(field_name: str, value: str) -> None:
         raise InvalidRequest(field_name, "must be a relative path")
     if ".." in Path(value).parts:
         raise InvalidRequest(field_name, "must not contain '..'")
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    """How far a source may reach: the limits and exclusions every fetch and render obeys.
+
+    One object, configured once (from the extension's traitlets), so a new bound is added
+    here and nowhere else.
+    """
+
+
+DEFAULT_POLICY = SourcePolicy()
 
 
 @dataclass(frozen=True)
@@ -211,128 +215,6 @@ def _subdir(repo: Path, subdir: str | None) -> Path:
     return target
 
 
-# --- git ------------------------------------------------------------------------------------
-
-_GIT_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_ASKPASS": "",
-    "SSH_ASKPASS": "",
-    "GIT_PROTOCOL_FROM_USER": "0",
-}
-# Never wait for a passphrase or host-key prompt nobody can answer (a user's own
-# GIT_SSH_COMMAND is kept).
-_GIT_SSH_DEFAULT = "ssh -o BatchMode=yes"
-# Forbid local and helper transports even via redirects or submodules.
-_GIT_SAFE = ["-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never"]
-
-
-class GitError(Exception):
-    """A git command failed; the message is redacted."""
-
-
-async def _git(args: list[str], cwd: Path | None = None, on_line: EventSink | None = None) -> str:
-    """Run git with an argument list; stream stderr lines as ``fetching`` events.
-
-    Cancelling kills the process group (git spawns helpers such as remote-https).
-    """
-    proc = await asyncio.create_subprocess_exec(
-        "git",
-        *_GIT_SAFE,
-        *args,
-        cwd=cwd,
-        env={"GIT_SSH_COMMAND": _GIT_SSH_DEFAULT, **os.environ, **_GIT_ENV},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        err_lines, out = await asyncio.gather(_read_lines(proc, on_line), _read_all(proc))
-        code = await proc.wait()
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(BaseException):
-            await asyncio.shield(proc.wait())
-        raise
-    if code != 0:
-        detail = redact("\n".join(err_lines[-20:]).strip()) or f"exit code {code}"
-        raise GitError(f"git {args[0]} failed: {detail}")
-    return out.strip()
-
-
-async def _read_all(proc: asyncio.subprocess.Process) -> str:
-    assert proc.stdout is not None
-    return (await proc.stdout.read()).decode(errors="replace")
-
-
-async def _read_lines(proc: asyncio.subprocess.Process, on_line: EventSink | None) -> list[str]:
-    """stderr as lines. Read in chunks, not with readline: git's progress redraws one line
-    with ``\r`` many times and could overrun a line-length limit; keep its last state."""
-    assert proc.stderr is not None
-    lines: list[str] = []
-    pending = b""
-    while chunk := await proc.stderr.read(65536):
-        *complete, pending = (pending + chunk).split(b"\n")
-        for raw in complete:
-            _emit_line(raw, lines, on_line)
-        pending = pending.rsplit(b"\r", 1)[-1] if b"\r" in pending[:-1] else pending
-    _emit_line(pending, lines, on_line)
-    return lines
-
-
-def _emit_line(raw: bytes, lines: list[str], on_line: EventSink | None) -> None:
-    line = redact(raw.decode(errors="replace").rstrip("\r").rsplit("\r", 1)[-1].rstrip())
-    if line:
-        lines.append(line)
-        if on_line is not None:
-            on_line(BuildEvent("fetching", line))
-
-
-async def _clone(url: str, ref: str | None, dest: Path, on_event: EventSink) -> None:
-    """Shallow clone of ``url`` at ``ref`` into ``dest`` (a SHA needs init + fetch)."""
-    if ref and _SHA.match(ref):
-        await _git(["init", "-q", str(dest)])
-        await _git(["remote", "add", "origin", "--", url], cwd=dest)
-        await _git(["fetch", "--depth", "1", "--no-tags", "origin", ref], dest, on_event)
-        await _git(["checkout", "-q", "--detach", "FETCH_HEAD"], cwd=dest)
-        return
-    branch = ["--branch", ref] if ref else []
-    await _git(
-        ["clone", "--progress", "--depth", "1", "--no-tags", *branch, "--", url, str(dest)],
-        on_line=on_event,
-    )
-
-
-_REF_MISSING = ("remote branch", "couldn't find remote ref", "not our ref", "pathspec")
-
-
-def _git_error_field(message: str) -> str:
-    """Which field a clone error is about: a missing ref, or else the URL."""
-    lowered = message.lower()
-    return "source.ref" if any(m in lowered for m in _REF_MISSING) else "source.url"
-
-
-async def _git_state(repo: Path) -> tuple[str, bool]:
-    """(HEAD commit, dirty) of the work tree holding ``repo``; ("", False) outside git."""
-    try:
-        inside = await _git(["rev-parse", "--is-inside-work-tree"], cwd=repo)
-    except (GitError, OSError):
-        return "", False
-    if inside != "true":
-        return "", False
-    if not await _git(["ls-files", "--", "."], cwd=repo):
-        # Nothing here is tracked (a git-ignored folder inside some other repository):
-        # that repository's commit would not reproduce this folder.
-        return "", False
-    try:
-        commit = await _git(["rev-parse", "HEAD"], cwd=repo)
-    except GitError:
-        commit = ""  # a repository without commits yet
-    status = await _git(["status", "--porcelain", "--", "."], cwd=repo)
-    return commit, bool(status)
-
-
 # --- prepare and preview -------------------------------------------------------------------
 
 
@@ -355,9 +237,9 @@ async def _fetch(
     dest = clone_root / "repo"
     on_event(BuildEvent("fetching", f"Cloning {spec.public_url()}"))
     try:
-        await _clone(spec.url, spec.ref, dest, on_event)
-    except GitError as err:
-        raise InvalidRequest(_git_error_field(str(err)), str(err)) from None
+        await git.clone(spec.url, spec.ref, dest, on_event)
+    except git.GitError as err:
+        raise InvalidRequest(git.error_field(str(err)), str(err)) from None
     return dest, await asyncio.to_thread(_subdir, dest, spec.subdir)
 
 
@@ -369,7 +251,7 @@ async def prepare_source(
     on_event: EventSink,
     allowed_roots: Sequence[Path | str] | None = None,
     build_args: Mapping[str, str] | None = None,
-    git_credentials: None = None,
+    policy: SourcePolicy = DEFAULT_POLICY,
 ) -> PreparedSource:
     """Fetch the source and let repo2docker render it into a :class:`BuildContext`.
 
@@ -378,7 +260,7 @@ async def prepare_source(
     temp: list[Path] = []
     try:
         repo, build_dir = await _fetch(spec, root_dir, workdir, on_event, allowed_roots, temp)
-        commit, dirty = await _git_state(repo)
+        commit, dirty = await git.work_tree_state(repo)
         tar_path = Path(await asyncio.to_thread(_tar_name, workdir))
         temp.append(tar_path)
         rendered = await render(build_dir, build_args, tarball=tar_path)
@@ -438,6 +320,7 @@ async def preview(
     root_dir: Path | str,
     workdir: Path,
     allowed_roots: Sequence[Path | str] | None = None,
+    policy: SourcePolicy = DEFAULT_POLICY,
 ) -> dict[str, Any]:
     """What repo2docker would build: ``{"buildpack", "dockerfile", "warnings"}``, no build."""
     temp: list[Path] = []
