@@ -36,6 +36,10 @@ class R2DHandler(ExtensionHandlerMixin, APIHandler):
         jobs: JobManager = self.settings["r2d_jobs"]
         return jobs
 
+    def may(self, action: str) -> bool:
+        """Whether the current user may do ``action`` on the extension's resource."""
+        return bool(self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE))
+
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object (400 naming ``body`` otherwise)."""
         return parse_json_body(self.request.body)
@@ -198,12 +202,20 @@ class BuildEventsHandler(R2DHandler):
 
 
 class PreviewHandler(R2DHandler):
-    """``POST preview``: buildpack, rendered Dockerfile and warnings; a read (builds nothing)."""
+    """``POST preview``: buildpack, rendered Dockerfile and warnings; builds nothing.
+
+    A folder preview is a ``read``. A git URL preview is a ``write``: it clones remote
+    content, spends disk and starts processes, which a read-only user may not make happen.
+    """
 
     @web.authenticated
     @authorized(action="read")
     async def post(self) -> None:
-        self.write_json(await self.jobs.preview(self.json_body()))
+        body = self.json_body()
+        source = body.get("source")
+        if isinstance(source, dict) and "url" in source and not self.may("write"):
+            raise web.HTTPError(403, "Previewing a git URL clones it: that needs write access")
+        self.write_json(await self.jobs.preview(body))
 
 
 class ImagesHandler(R2DHandler):

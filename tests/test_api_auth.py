@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import make_repo
 from jupyter_server.auth.authorizer import Authorizer
 from tornado.httpclient import HTTPClientError
 
@@ -49,11 +50,23 @@ async def test_read_only_user_can_list_but_not_build_or_delete(jp_fetch, base_im
         assert err.value.code == 403, (path, method)
 
 
-async def test_preview_is_a_read(jp_fetch):
-    # Not a 403: preview builds nothing, so a read-only user may ask (400 for the body).
+async def test_folder_preview_is_a_read(jp_fetch, jp_root_dir):
+    # Not a 403: a folder preview builds nothing, so a read-only user may ask.
+    (jp_root_dir / "proj").mkdir()
+    (jp_root_dir / "proj" / "requirements.txt").write_text("numpy\n")
+    body = json.dumps({"source": {"path": "proj"}})
+    response = await jp_fetch("r2d", "api", "preview", method="POST", body=body)
+    assert json.loads(response.body)["buildpack"] == "PythonBuildPack"
+
+
+async def test_git_url_preview_is_a_write(jp_fetch, git_server):
+    # A reader may not make the server clone remote content (disk, processes, network).
+    make_repo(git_server.base / "repo", {"requirements.txt": "numpy\n"})
+    body = json.dumps({"source": {"url": git_server.url("repo")}})
     with pytest.raises(HTTPClientError) as err:
-        await jp_fetch("r2d", "api", "preview", method="POST", body="{}")
-    assert err.value.code == 400
+        await jp_fetch("r2d", "api", "preview", method="POST", body=body)
+    assert err.value.code == 403
+    assert "write" in json.loads(err.value.response.body)["message"]
 
 
 async def test_every_route_needs_authentication(jp_fetch):

@@ -330,6 +330,14 @@ async def test_preview(jp_fetch, folder_repo):
     assert isinstance(preview["warnings"], list)
 
 
+async def test_writer_previews_a_git_url(jp_fetch, git_server):
+    make_repo(git_server.base / "repo", {"requirements.txt": "numpy\n"})
+    body = {"source": {"url": git_server.url("repo")}}
+    code, preview, _ = await call(jp_fetch, "preview", method="POST", body=body)
+    assert code == 200
+    assert preview["buildpack"] == "PythonBuildPack"
+
+
 async def test_keepalive_comment(jp_fetch, jp_serverapp, slow_repo, unique_name, cleanup_images):
     jp_serverapp.web_app.settings["r2d_keepalive_interval"] = 0.2
     cleanup_images.append(f"{unique_name}:ka")
