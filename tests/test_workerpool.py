@@ -59,7 +59,7 @@ async def test_calls_run_side_by_side_up_to_the_size(pool: WorkerPool) -> None:
     await asyncio.gather(pool.call(("pid", None), 10), pool.call(("pid", None), 10))
     started = time.monotonic()
     await asyncio.gather(*(pool.call(("sleep", 0.5), 10) for _ in range(2)))
-    assert time.monotonic() - started < 0.9  # two at once
+    assert time.monotonic() - started < 1.0  # two at once (one after the other: >= 1 s)
     pool.size = 1
     started = time.monotonic()
     order: list[int] = []
