@@ -79,10 +79,8 @@ def peak_rss_kb(pid: int | str = "self") -> int | None:
 
 
 def renderer_peak_rss_kb() -> int | None:
-    """Peak RSS of repo2docker's renderer worker process (it lives as long as the server)."""
-    pool = render._pool
-    pids = list(getattr(pool, "_processes", None) or {})  # private, but only a measurement
-    peaks = [peak_rss_kb(pid) for pid in pids]
+    """Peak RSS of repo2docker's renderer worker processes (they live as long as the server)."""
+    peaks = [peak_rss_kb(pid) for pid in render.worker_pids()]
     return max((p for p in peaks if p is not None), default=None)
 
 

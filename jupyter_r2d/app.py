@@ -14,7 +14,7 @@ from traitlets import Dict, Float, Int, List, Unicode, default, validate
 from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
 from .jobs import JobManager, JobSettings
-from .sources import shutdown_renderer
+from .sources import DEFAULT_POLICY, SourcePolicy, shutdown_renderer
 from .validation import load_registries, registries_from_environment
 
 #: Where the job lifecycle schema lives, and its id (emit with ``schema_id=BUILD_EVENTS``).
@@ -87,6 +87,20 @@ class JupyterR2D(ExtensionApp):
         config=True,
         help="Absolute folders, besides the server root, that folder sources may name.",
     )
+    render_timeout = Float(
+        DEFAULT_POLICY.render_timeout,
+        config=True,
+        help="Seconds one repo2docker render (buildpack detection, Dockerfile, build "
+        "context) may take. Some buildpacks call the network while rendering (R, Julia) with "
+        "no timeout of their own; past this limit the render's worker process is killed and "
+        "the preview or build fails with 504.",
+    )
+    render_workers = Int(
+        DEFAULT_POLICY.render_workers,
+        config=True,
+        help="repo2docker renders that run at once, each in its own worker process (started "
+        "on first use, kept for the next render); later ones wait for a free worker.",
+    )
     sse_keepalive_interval = Float(
         25.0, config=True, help="Seconds between keepalive comments on a quiet event stream."
     )
@@ -100,6 +114,20 @@ class JupyterR2D(ExtensionApp):
         value: int = proposal["value"]
         if value < 1:
             raise ValueError("max_concurrent_builds must be at least 1")
+        return value
+
+    @validate("render_timeout")
+    def _validate_render_timeout(self, proposal: dict[str, Any]) -> float:
+        value: float = proposal["value"]
+        if not value > 0:
+            raise ValueError("render_timeout must be a positive number of seconds")
+        return value
+
+    @validate("render_workers")
+    def _validate_render_workers(self, proposal: dict[str, Any]) -> int:
+        value: int = proposal["value"]
+        if value < 1:
+            raise ValueError("render_workers must be at least 1")
         return value
 
     @validate("registries")
@@ -130,6 +158,9 @@ class JupyterR2D(ExtensionApp):
             retention_count=self.retention_count,
             retention_days=self.retention_days,
             allowed_roots=list(self.allowed_source_roots),
+            source_policy=SourcePolicy(
+                render_timeout=self.render_timeout, render_workers=self.render_workers
+            ),
             run_options=RunOptions(
                 host_address=self.run_host_address,
                 ready_timeout=self.run_ready_timeout,

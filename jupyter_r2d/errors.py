@@ -37,6 +37,20 @@ class EngineUnavailable(R2DError):
     status_code = 503
 
 
+class UpstreamUnavailable(R2DError):
+    """A network service the build depends on (one repo2docker calls) failed or could not
+    be reached: 502 Bad Gateway, the fault is upstream, not in the request."""
+
+    status_code = 502
+
+
+class RenderTimeout(R2DError):
+    """repo2docker did not finish within the render time limit (in practice: a network
+    service it calls did not answer): 504 Gateway Timeout."""
+
+    status_code = 504
+
+
 class BuildFailed(R2DError):
     """A build, push or run did not succeed. The message is redacted and user-facing."""
 

@@ -1,31 +1,36 @@
-"""repo2docker as a library, run in a worker process.
+"""repo2docker as a library, run in worker processes.
 
 repo2docker's buildpack detection changes the process's working directory (its ``chdir``
-helper), so it must never run inside the Jupyter server process: a single spawned worker
-does the detection, the rendering and the context tarball, and is reused so the
-repo2docker import cost is paid once.
+helper), so it must never run inside the Jupyter server process: a small pool of worker
+processes (:mod:`jupyter_r2d.workerpool`) does the detection, the rendering and the context
+tarball. Workers are reused, so the repo2docker import cost is paid once per worker.
+
+Some buildpacks call the network while rendering (R asks packagemanager.posit.co for a
+snapshot, Julia fetches its version list), without a timeout: every render therefore has a
+time limit, and a worker that outlives it is killed and replaced; several renders run at
+once, so one stuck render holds one worker and nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import multiprocessing
 import os
 import stat
 import tarfile
 import threading
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import BuildFailed, InvalidRequest
+from .errors import BuildFailed, InvalidRequest, RenderTimeout, UpstreamUnavailable
+from .workerpool import WorkerDied, WorkerPool, WorkerTimeout
 
 #: The build args repo2docker's CLI passes (``app.py``): the notebook user and its uid.
 DEFAULT_BUILD_ARGS: dict[str, str] = {"NB_USER": "jovyan", "NB_UID": "1000"}
 
-_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_pool: WorkerPool | None = None
 _pool_lock = threading.Lock()
 
 
@@ -42,50 +47,136 @@ class Rendered:
     tarball: str | None = None
 
 
-def _executor() -> concurrent.futures.ProcessPoolExecutor:
-    """The lazily created one-worker pool ("spawn": no copy of the server's threads/loop)."""
+def _workers(size: int) -> WorkerPool:
+    """The renderer's worker pool, created on first use; workers start as renders need them."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
-            )
+            _pool = WorkerPool(f"{__name__}:_handle", f"{__name__}:_warm_up", size)
+        _pool.size = size
         return _pool
 
 
 def shutdown_renderer() -> None:
-    """Stop the worker process pool (server shutdown); a later call starts a new one."""
+    """Kill the worker processes and wait for them (server shutdown); blocking.
+
+    A later render starts a new pool.
+    """
     global _pool
     with _pool_lock:
         pool, _pool = _pool, None
     if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.close()
+
+
+def worker_pids() -> list[int]:
+    """Process ids of the live renderer workers (for measurements and tests)."""
+    with _pool_lock:
+        pool = _pool
+    return pool.pids() if pool is not None else []
 
 
 async def render(
-    repo_dir: Path, build_args: Mapping[str, str] | None = None, tarball: Path | None = None
+    repo_dir: Path,
+    build_args: Mapping[str, str] | None = None,
+    tarball: Path | None = None,
+    *,
+    timeout: float,
+    workers: int,
 ) -> Rendered:
-    """Detect the buildpack of ``repo_dir`` and render it, in the worker process.
+    """Detect the buildpack of ``repo_dir`` and render it, in a worker process.
 
     With ``tarball``, non-Dockerfile buildpacks also write their build context there.
+    At most ``workers`` renders run at once; one that takes longer than ``timeout``
+    seconds is killed (:class:`RenderTimeout`). When repo2docker cannot reach a network
+    service the render fails with :class:`UpstreamUnavailable`, a source repo2docker
+    rejects with :class:`InvalidRequest`. On any failure or cancellation the worker is
+    gone or idle, and ``tarball`` is removed.
     """
     args = {**DEFAULT_BUILD_ARGS, **(build_args or {})}
-    future = _executor().submit(
-        _render_worker, str(repo_dir), args, str(tarball) if tarball else None
-    )
+    request = (str(repo_dir), args, str(tarball) if tarball else None)
     try:
-        return await asyncio.wrap_future(future)
-    except asyncio.CancelledError:
-        if tarball is not None and not future.cancel():
-            # The worker is already writing: remove its tarball once it has finished.
-            future.add_done_callback(lambda _f: tarball.unlink(missing_ok=True))
+        kind, value = await _call(_workers(workers), request, timeout)
+        if kind == "ok":
+            rendered: Rendered = value
+            return rendered
+        if kind == "network":
+            raise UpstreamUnavailable(value)
+        if kind == "source":
+            raise InvalidRequest("source", value)
+        raise BuildFailed(value)
+    except BaseException:
+        if tarball is not None:
+            # The worker that was writing it has finished or is dead: nothing rewrites it.
+            await asyncio.shield(asyncio.to_thread(tarball.unlink, missing_ok=True))
         raise
-    except concurrent.futures.process.BrokenProcessPool:
-        # A crashed worker breaks the pool for good: start a fresh one next time.
-        shutdown_renderer()
-        raise BuildFailed("repo2docker's worker process stopped unexpectedly") from None
+
+
+async def _call(pool: WorkerPool, request: Any, timeout: float) -> tuple[str, Any]:
+    """The pool's call, its failures as domain errors."""
+    try:
+        reply: tuple[str, Any] = await pool.call(request, timeout)
+    except WorkerTimeout:
+        raise RenderTimeout(
+            "repo2docker did not finish rendering this source within the time limit "
+            f"(render_timeout = {timeout:g} s); it may be waiting for a network service "
+            "that does not answer"
+        ) from None
+    except WorkerDied as err:
+        raise BuildFailed(f"repo2docker's worker process stopped unexpectedly: {err}") from None
+    return reply
+
+
+# --- the pool's side of a render, in the worker process: one request, one reply -----------
+
+
+def _warm_up() -> None:
+    """Import repo2docker when a worker starts, before its first render's time limit runs."""
+    import repo2docker.app  # noqa: F401
+
+
+def _handle(request: tuple[str, dict[str, str], str | None]) -> tuple[str, Any]:
+    """Render, and say how it went: ``("ok", Rendered)``, or ``("network" | "source" |
+    "error", message)``. Only our own types and plain text cross the process boundary."""
+    try:
+        return "ok", _render_worker(*request)
     except RenderError as err:
-        raise InvalidRequest("source", str(err)) from None
+        network = _network_error(err)
+        if network is not None:
+            return "network", f"repo2docker could not reach a network service: {network}"
+        return "source", str(err)
+    except Exception as err:
+        # A bug, or a file the context could not take: the worker itself is fine.
+        traceback.print_exc()
+        return "error", f"repo2docker's worker failed: {type(err).__name__}: {err}"
+
+
+def _network_error(err: BaseException) -> BaseException | None:
+    """The failure to reach a network service behind ``err`` (its chain of causes), if any."""
+    import http.client
+    import socket
+    import ssl
+    import urllib.error
+
+    import requests
+
+    network = (
+        requests.RequestException,  # also a reply that is not the JSON asked for
+        urllib.error.URLError,
+        http.client.HTTPException,
+        ConnectionError,
+        TimeoutError,
+        socket.gaierror,
+        ssl.SSLError,
+    )
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, network):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class RenderError(Exception):

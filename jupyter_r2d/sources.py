@@ -80,6 +80,11 @@ class SourcePolicy:
     here and nowhere else.
     """
 
+    #: Seconds one repo2docker render (detection, Dockerfile, context tarball) may take.
+    render_timeout: float = 60.0
+    #: Renders that run at once, each in its own worker process.
+    render_workers: int = 2
+
 
 DEFAULT_POLICY = SourcePolicy()
 
@@ -263,7 +268,13 @@ async def prepare_source(
         commit, dirty = await git.work_tree_state(repo)
         tar_path = Path(await asyncio.to_thread(_tar_name, workdir))
         temp.append(tar_path)
-        rendered = await render(build_dir, build_args, tarball=tar_path)
+        rendered = await render(
+            build_dir,
+            build_args,
+            tarball=tar_path,
+            timeout=policy.render_timeout,
+            workers=policy.render_workers,
+        )
         if rendered.tarball is None:
             # Dockerfile repos build from the directory: the reserved tar name is not needed.
             await asyncio.to_thread(_remove, [tar_path])
@@ -326,7 +337,9 @@ async def preview(
     temp: list[Path] = []
     try:
         _, build_dir = await _fetch(spec, root_dir, workdir, lambda _e: None, allowed_roots, temp)
-        rendered = await render(build_dir)
+        rendered = await render(
+            build_dir, timeout=policy.render_timeout, workers=policy.render_workers
+        )
     finally:
         await asyncio.shield(asyncio.to_thread(_remove, temp))
     return {
