@@ -14,7 +14,7 @@ from traitlets import Dict, Float, Int, List, Unicode, default, validate
 from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
 from .jobs import JobManager, JobSettings
-from .sources import shutdown_renderer
+from .sources import SourcePolicy, shutdown_renderer
 from .validation import load_registries, registries_from_environment
 
 #: Where the job lifecycle schema lives, and its id (emit with ``schema_id=BUILD_EVENTS``).
@@ -140,6 +140,12 @@ class JupyterR2D(ExtensionApp):
                 **registries_from_environment(os.environ),
                 **load_registries(self.registries),
             },
+            # Builds see what Jupyter shows: hidden files only when its contents manager
+            # serves them, and never the runtime directory (it holds the server's tokens).
+            source_policy=SourcePolicy(
+                allow_hidden=bool(getattr(self.serverapp.contents_manager, "allow_hidden", False)),
+                runtime_dir=str(self.serverapp.runtime_dir),
+            ),
         )
         self.jobs = JobManager(self.engine, settings, on_lifecycle=emit)
         self.settings.update(

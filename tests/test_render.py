@@ -25,7 +25,10 @@ async def test_preview_dockerfile_repo(dockerfile_repo: Path, tmp_path: Path) ->
     )
     assert result["buildpack"] == "DockerBuildPack"
     assert result["dockerfile"] == (dockerfile_repo / "Dockerfile").read_text()
-    assert result["warnings"] == []
+    # A folder's .git is hidden (Jupyter's allow_hidden is off by default): said, not built.
+    assert result["warnings"] == ["Left out of the build context: .git/ (hidden)"]
+    assert result["left_out"] == [{"path": ".git/", "reason": "hidden"}]
+    assert result["left_out_total"] == 1
     assert os.getcwd() == cwd
 
 
@@ -103,6 +106,8 @@ async def test_renderer_restarts_after_shutdown(tmp_path: Path) -> None:
 async def test_dockerfile_context_builds(
     dockerfile_repo: Path, tmp_path: Path, unique_name: str, cleanup_images: list[str]
 ) -> None:
+    """A Dockerfile repo builds from the tar the worker wrote too (no engine reads the
+    folder), and ``docker build`` takes the Dockerfile from inside it."""
     prepared = await prepare_source(
         SourceSpec(path=dockerfile_repo.name),
         root_dir=dockerfile_repo.parent,
@@ -110,17 +115,17 @@ async def test_dockerfile_context_builds(
         on_event=lambda e: None,
     )
     context = prepared.context
-    assert context.path == await asyncio.to_thread(dockerfile_repo.resolve)
-    assert context.tarball is None
+    assert context.path is None and context.tarball is not None
     assert context.dockerfile == "Dockerfile"
     cleanup_images.append(unique_name)
     label_args = [f"--label={k}={v}" for k, v in prepared.labels.items()]
-    proc = await asyncio.create_subprocess_exec(
-        "docker", "build", "-q", "-t", unique_name, "-f",
-        str(context.path / context.dockerfile), *label_args, str(context.path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
+    with open(context.tarball, "rb") as tar:  # noqa: ASYNC230 - a test, a small file
+        proc = await asyncio.create_subprocess_exec(
+            "docker", "build", "-q", "-t", unique_name, "-f", context.dockerfile,
+            *label_args, "-",
+            stdin=tar, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
     assert proc.returncode == 0, out.decode()
     inspect = await asyncio.to_thread(
         subprocess.run,
@@ -128,6 +133,7 @@ async def test_dockerfile_context_builds(
         capture_output=True, check=True, text=True,
     )  # fmt: skip
     assert prepared.labels[labels.COMMIT] in inspect.stdout
+    await asyncio.to_thread(prepared.cleanup)
 
 
 async def test_render_error_is_user_facing(tmp_path: Path) -> None:

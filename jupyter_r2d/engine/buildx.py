@@ -144,7 +144,8 @@ class BuildxEngine(DockerApiEngine):
             if direct_push:
                 args.append("--push")
             if context.tarball is not None:
-                args += ["--", "-"]  # the context tar comes on stdin
+                # The context tar comes on stdin; --file names the Dockerfile inside it.
+                args += ["--file", context.dockerfile, "--", "-"]
             else:
                 assert context.path is not None
                 args += ["--file", str(context.path / context.dockerfile), "--", str(context.path)]
