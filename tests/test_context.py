@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import tarfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from tornado.httpclient import HTTPClientError
 from jupyter_r2d.errors import InvalidRequest
 from jupyter_r2d.render import render, shutdown_renderer
 from jupyter_r2d.sources import SourcePolicy, SourceSpec, check_folder, prepare_source, preview
+from jupyter_r2d.validation import parse_build_args
 
 #: A value only the server's environment holds: it must never come back in an answer.
 MARKER = f"r2d-secret-{uuid.uuid4().hex}"
@@ -238,6 +240,21 @@ def test_folders_that_are_never_built(
     assert info.value.field == field and says in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["DOCKER_HOST", "DOCKER_CONFIG", "BUILDX_BUILDER", "LD_PRELOAD",
+                                  "PATH", "HOME"])  # fmt: skip
+def test_build_args_that_would_configure_the_docker_cli_are_refused(name: str) -> None:
+    """buildx reads build-arg values from its environment: these names would steer it."""
+    with pytest.raises(InvalidRequest) as info:
+        parse_build_args({name: "x"})
+    assert info.value.field == f"build_args.{name}"
+    with pytest.raises(InvalidRequest):
+        parse_build_args({"OK": "a\x00b"})
+    assert parse_build_args({"DOCKER": "1", "GO_VERSION": "1.22"}) == {
+        "DOCKER": "1",
+        "GO_VERSION": "1.22",
+    }
+
+
 # --- through the HTTP API, against the real daemon, on both engines ---------------------------
 
 
@@ -361,3 +378,62 @@ async def test_api_hidden_files_are_left_out_by_default(jp_fetch, jp_root_dir: P
     make_repo(jp_root_dir / "proj", {"requirements.txt": "x\n", ".env": "K=1\n"}, git=False)
     preview = await call(jp_fetch, "preview", method="POST", body={"source": {"path": "proj"}})
     assert preview["left_out"] == [{"path": ".env", "reason": "hidden"}]
+
+
+class TestBuildArgs:
+    @pytest.fixture
+    def jp_server_config(self) -> dict[str, Any]:
+        return {
+            "ServerApp": {"jpserver_extensions": {"jupyter_r2d": True}},
+            "JupyterR2D": {"engine_kind": "buildx"},
+        }
+
+    @pytest.mark.docker
+    async def test_build_arg_values_are_on_no_command_line(
+        self, jp_fetch, jp_root_dir: Path, read_events, base_image: str, unique_name: str,
+        cleanup_images: list[str],
+    ) -> None:  # fmt: skip
+        """While buildx runs, no /proc/*/cmdline holds the value; the build sees it; the
+        record keeps the name only."""
+        token = f"tok{uuid.uuid4().hex}"
+        dockerfile = (
+            f'FROM {base_image}\nARG TOKEN_ARG\nRUN echo "$TOKEN_ARG" > /token.txt && sleep 3\n'
+        )
+        make_repo(jp_root_dir / "args", {"Dockerfile": dockerfile}, git=False)
+        image = f"{unique_name}:args"
+        cleanup_images.append(image)
+        done = threading.Event()
+        seen: dict[str, bool] = {"buildx": False, "token": False}
+
+        def scan() -> None:
+            while not done.is_set():
+                for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                    try:
+                        argv = cmdline.read_bytes()
+                    except OSError:
+                        continue
+                    if token.encode() in argv:
+                        seen["token"] = True
+                    if b"buildx\0build" in argv and b"--build-arg\0TOKEN_ARG\0" in argv:
+                        seen["buildx"] = True
+                done.wait(0.01)
+
+        scanner = threading.Thread(target=scan)
+        scanner.start()
+        try:
+            body = {"source": {"path": "args"}, "image": image, "build_args": {"TOKEN_ARG": token}}
+            record = await call(jp_fetch, "builds", method="POST", body=body)
+            events = await read_events(record["id"])
+        finally:
+            done.set()
+            await asyncio.to_thread(scanner.join)
+        assert events[-1]["phase"] == "ready", events[-1]
+        assert seen == {"buildx": True, "token": False}
+        out = await asyncio.to_thread(
+            subprocess.run, ["docker", "run", "--rm", image, "cat", "/token.txt"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert out.stdout.strip() == token
+        record = await call(jp_fetch, "builds", record["id"])
+        assert record["build_args"] == ["TOKEN_ARG"]
+        assert token not in json.dumps(record)
