@@ -335,7 +335,9 @@ async def prepare_source(
     if rendered.left_out.total:
         on_event(BuildEvent("fetching", rendered.left_out.sentence()))
     source_labels = {
-        labels.R2D_REPO: spec.public_url() or str(build_dir),
+        # Root-relative like ours (labels.reproduce_command makes it absolute): the host's
+        # own paths stay off images that may be pushed.
+        labels.R2D_REPO: spec.public_url() or spec.path or ".",
         labels.R2D_REF: commit or spec.ref or "",
         labels.R2D_VERSION: rendered.r2d_version,
         labels.SOURCE: spec.public_url() if spec.url is not None else (spec.path or ""),

@@ -21,6 +21,7 @@ import pytest
 from conftest import GitServer, make_repo
 from tornado.httpclient import HTTPClientError
 
+from jupyter_r2d import labels
 from jupyter_r2d.errors import InvalidRequest
 from jupyter_r2d.render import render, shutdown_renderer
 from jupyter_r2d.sources import SourcePolicy, SourceSpec, check_folder, prepare_source, preview
@@ -370,6 +371,8 @@ class TestThroughTheApi:
         assert {".env", ".config/app.ini", "notebook.ipynb", "Dockerfile"} <= found
         for path in EXPECTED_LEFT_OUT:
             assert not any(f == path.rstrip("/") or f.startswith(path) for f in found), path
+        labels_ = docker_client.inspect_image(image)["Config"]["Labels"]
+        assert labels_[labels.R2D_REPO] == "proj"  # not the host's absolute path
 
 
 @pytest.mark.docker

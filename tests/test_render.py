@@ -4,6 +4,7 @@ real ``docker build`` of a prepared Dockerfile context."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import tarfile
@@ -117,6 +118,8 @@ async def test_dockerfile_context_builds(
     context = prepared.context
     assert context.path is None and context.tarball is not None
     assert context.dockerfile == "Dockerfile"
+    # The host's path stays off the image: the label is the root-relative folder.
+    assert prepared.labels[labels.R2D_REPO] == dockerfile_repo.name
     cleanup_images.append(unique_name)
     label_args = [f"--label={k}={v}" for k, v in prepared.labels.items()]
     with open(context.tarball, "rb") as tar:  # noqa: ASYNC230 - a test, a small file
@@ -143,3 +146,19 @@ async def test_render_error_is_user_facing(tmp_path: Path) -> None:
     assert info.value.field == "source"
     assert "environment.yml" in str(info.value)
     assert "Traceback" not in str(info.value)
+
+
+async def test_repo_label_is_root_relative_and_still_reproduces(tmp_path: Path) -> None:
+    """repo2docker.repo names the folder as the API does, never the host's path; the
+    reproduce command makes it absolute again from the server root."""
+    make_repo(tmp_path / "proj" / "env", {"requirements.txt": "numpy\n"}, git=False)
+    for path, subdir, label in (("proj", None, "proj"), ("", "proj", ".")):
+        spec = SourceSpec(path=path, subdir=subdir)
+        prepared = await prepare_source(
+            spec, root_dir=tmp_path, workdir=tmp_path, on_event=lambda e: None
+        )
+        await asyncio.to_thread(prepared.cleanup)
+        assert prepared.labels[labels.R2D_REPO] == label
+        assert str(tmp_path) not in json.dumps(prepared.labels)
+        command = labels.reproduce_command({**prepared.labels, labels.JOB: "j"}, "x:1", tmp_path)
+        assert command is not None and command.endswith(str(tmp_path.resolve() / path))
