@@ -158,9 +158,6 @@ class JupyterR2D(ExtensionApp):
             retention_count=self.retention_count,
             retention_days=self.retention_days,
             allowed_roots=list(self.allowed_source_roots),
-            source_policy=SourcePolicy(
-                render_timeout=self.render_timeout, render_workers=self.render_workers
-            ),
             run_options=RunOptions(
                 host_address=self.run_host_address,
                 ready_timeout=self.run_ready_timeout,
@@ -171,6 +168,14 @@ class JupyterR2D(ExtensionApp):
                 **registries_from_environment(os.environ),
                 **load_registries(self.registries),
             },
+            # Builds see what Jupyter shows: hidden files only when its contents manager
+            # serves them, and never the runtime directory (it holds the server's tokens).
+            source_policy=SourcePolicy(
+                allow_hidden=bool(getattr(self.serverapp.contents_manager, "allow_hidden", False)),
+                runtime_dir=str(self.serverapp.runtime_dir),
+                render_timeout=self.render_timeout,
+                render_workers=self.render_workers,
+            ),
         )
         self.jobs = JobManager(self.engine, settings, on_lifecycle=emit)
         self.settings.update(

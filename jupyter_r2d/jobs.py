@@ -420,15 +420,16 @@ class JobManager:
     # --- running jobs ---------------------------------------------------------------------
 
     async def _source_spec(self, source: dict[str, Any]) -> sources.SourceSpec:
-        """The source's own validation, plus (for a folder) the in-root check, at once:
-        a bad path is a 400 now rather than a failed job later."""
+        """The source's own validation, plus (for a folder) every check of the folder at
+        once: a bad path or an unsafe config file is a 400 now rather than a failed job."""
         spec = sources.SourceSpec.from_json(source)
         if spec.path is not None:
             await asyncio.to_thread(
-                sources.resolve_folder,
+                sources.check_folder,
+                spec,
                 self.settings.root_dir,
-                spec.path,
                 self.settings.allowed_roots,
+                self.settings.source_policy,
             )
         return spec
 

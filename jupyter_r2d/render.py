@@ -9,21 +9,29 @@ Some buildpacks call the network while rendering (R asks packagemanager.posit.co
 snapshot, Julia fetches its version list), without a timeout: every render therefore has a
 time limit, and a worker that outlives it is killed and replaced; several renders run at
 once, so one stuck render holds one worker and nothing else.
+
+repo2docker never reads the folder itself: it runs on vetted copies of its configuration
+files, and the build context is written by :mod:`jupyter_r2d.context` (for Dockerfile
+repos too, so no engine ever reads the folder).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import stat
 import tarfile
+import tempfile
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import context
+from .context import ContextRules
 from .errors import BuildFailed, InvalidRequest, RenderTimeout, UpstreamUnavailable
 from .workerpool import WorkerDied, WorkerPool, WorkerTimeout
 
@@ -36,15 +44,17 @@ _pool_lock = threading.Lock()
 
 @dataclass
 class Rendered:
-    """What the worker found: the buildpack, its Dockerfile and, for Dockerfile repos, where
-    the Dockerfile lives (relative to the repo); ``tarball`` is set when one was written."""
+    """What the worker found: the buildpack, its Dockerfile, where the build reads that
+    Dockerfile inside the context, and what the context leaves out; ``tarball`` is set when
+    one was written."""
 
     buildpack: str
     dockerfile: str
-    dockerfile_path: str | None
+    dockerfile_path: str
     r2d_version: str
     warnings: list[str] = field(default_factory=list)
     tarball: str | None = None
+    left_out: context.LeftOut = field(default_factory=context.LeftOut)
 
 
 def _workers(size: int) -> WorkerPool:
@@ -80,13 +90,15 @@ async def render(
     repo_dir: Path,
     build_args: Mapping[str, str] | None = None,
     tarball: Path | None = None,
+    rules: ContextRules | None = None,
     *,
     timeout: float,
     workers: int,
 ) -> Rendered:
     """Detect the buildpack of ``repo_dir`` and render it, in a worker process.
 
-    With ``tarball``, non-Dockerfile buildpacks also write their build context there.
+    With ``tarball``, the build context is written there; without, the folder is only
+    walked to tell what a build would leave out (``rules``).
     At most ``workers`` renders run at once; one that takes longer than ``timeout``
     seconds is killed (:class:`RenderTimeout`). When repo2docker cannot reach a network
     service the render fails with :class:`UpstreamUnavailable`, a source repo2docker
@@ -94,7 +106,7 @@ async def render(
     gone or idle, and ``tarball`` is removed.
     """
     args = {**DEFAULT_BUILD_ARGS, **(build_args or {})}
-    request = (str(repo_dir), args, str(tarball) if tarball else None)
+    request = (str(repo_dir), args, str(tarball) if tarball else None, rules or ContextRules())
     try:
         kind, value = await _call(_workers(workers), request, timeout)
         if kind == "ok":
@@ -135,7 +147,7 @@ def _warm_up() -> None:
     import repo2docker.app  # noqa: F401
 
 
-def _handle(request: tuple[str, dict[str, str], str | None]) -> tuple[str, Any]:
+def _handle(request: tuple[str, dict[str, str], str | None, ContextRules]) -> tuple[str, Any]:
     """Render, and say how it went: ``("ok", Rendered)``, or ``("network" | "source" |
     "error", message)``. Only our own types and plain text cross the process boundary."""
     try:
@@ -186,34 +198,66 @@ class RenderError(Exception):
 # --- everything below runs in the worker process ------------------------------------------
 
 
-def _render_worker(repo_dir: str, build_args: dict[str, str], tarball: str | None) -> Rendered:
-    """Worker entry point: chdir into the repo (harmless here), detect, render, tar."""
+def _render_worker(
+    repo_dir: str, build_args: dict[str, str], tarball: str | None, rules: ContextRules
+) -> Rendered:
+    """Worker entry point: vet and copy the config files, detect and render on the copies
+    (chdir is harmless here), then walk the folder into the context tar."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="r2d-config-") as staged:
+            context.stage_config(repo_dir, staged)
+            try:
+                result, bp = _detect_and_render(staged, repo_dir, build_args)
+                ignore = _ignore_files(bp, staged, result.buildpack == "DockerBuildPack")
+            finally:
+                os.chdir("/")  # out of the copies before they go
+            patterns = context.ignore_patterns(ignore)
+            if result.buildpack == "DockerBuildPack":
+                result.dockerfile_path = _dockerfile_in_context(repo_dir, bp)
+                staged_dockerfile = os.path.join(staged, bp.binder_path("Dockerfile"))
+                result.left_out = _write_docker_context(
+                    repo_dir, staged_dockerfile, result.dockerfile_path, patterns, rules, tarball
+                )
+            else:
+                result.left_out = _write_context(
+                    bp, repo_dir, result.dockerfile, build_args, patterns, rules, tarball
+                )
+    except context.UnsafeSource as err:
+        raise RenderError(str(err)) from None
+    except RenderError:
+        raise
+    except Exception as err:
+        # Only a plain message crosses the process boundary: no traceback for the user,
+        # and no exception class the server might fail to unpickle.
+        raise RenderError(f"the build context could not be written: {err}") from None
+    result.tarball = tarball
+    return result
+
+
+def _detect_and_render(
+    staged: str, repo_dir: str, build_args: dict[str, str]
+) -> tuple[Rendered, Any]:
     from repo2docker import __version__ as r2d_version
     from repo2docker.app import Repo2Docker
     from repo2docker.buildpacks import DockerBuildPack
     from repo2docker.utils import get_platform
 
     try:
-        os.chdir(repo_dir)
+        os.chdir(staged)
         bp = _pick_buildpack(Repo2Docker())
         bp.platform = get_platform()
         dockerfile = bp.render(build_args)
     except Exception as err:
-        # Only a plain message crosses the process boundary: no traceback for the user,
-        # and no exception class the server might fail to unpickle.
         raise RenderError(f"repo2docker could not render this source: {err}") from None
     is_docker = isinstance(bp, DockerBuildPack)
-    result = Rendered(
+    rendered = Rendered(
         buildpack=type(bp).__name__,
         dockerfile=dockerfile,
-        dockerfile_path=os.path.relpath(bp.binder_path("Dockerfile")) if is_docker else None,
+        dockerfile_path="Dockerfile",
         r2d_version=r2d_version,
-        warnings=_warnings(bp, is_docker),
+        warnings=_warnings(bp, is_docker, repo_dir),
     )
-    if tarball and not is_docker:
-        _write_context(bp, dockerfile, build_args, tarball)
-        result.tarball = tarball
-    return result
+    return rendered, bp
 
 
 def _pick_buildpack(r2d: Any) -> Any:
@@ -226,18 +270,12 @@ def _pick_buildpack(r2d: Any) -> Any:
 
 
 #: Files repo2docker's buildpacks read; anything else in a binder/ folder is likely a typo.
-_KNOWN_CONFIG = frozenset(
-    {
-        "Dockerfile", "environment.yml", "requirements.txt", "setup.py", "pyproject.toml",
-        "Project.toml", "REQUIRE", "install.R", "DESCRIPTION", "apt.txt", "postBuild", "start",
-        "runtime.txt", "default.nix", "manifest.xml", "Pipfile", "Pipfile.lock",
-        ".dockerignore", ".containerignore", "environment.lock", "conda-lock.yml",
-    }
-)  # fmt: skip
+_KNOWN_CONFIG = context.CONFIG_FILES | {"manifest.xml", "environment.lock", "conda-lock.yml"}
 
 
-def _warnings(bp: Any, is_docker: bool) -> list[str]:
-    """Human warnings about the repo's configuration, as repo2docker would meet it."""
+def _warnings(bp: Any, is_docker: bool, repo_dir: str) -> list[str]:
+    """Human warnings about the repo's configuration, as repo2docker would meet it (the cwd
+    holds the vetted copies; folder listings come from the folder itself)."""
     found: list[str] = []
     for script in ("postBuild", "start"):
         path = bp.binder_path(script)
@@ -253,38 +291,89 @@ def _warnings(bp: Any, is_docker: bool) -> list[str]:
             found.append(
                 "A Dockerfile is present, so it wins: " + ", ".join(others) + " will be ignored"
             )
-    if os.path.isdir("binder") or os.path.isdir(".binder"):
-        folder = "binder" if os.path.isdir("binder") else ".binder"
-        unknown = sorted(set(os.listdir(folder)) - _KNOWN_CONFIG)
+    folder = bp.binder_dir
+    if folder:
+        unknown = sorted(set(os.listdir(os.path.join(repo_dir, folder))) - _KNOWN_CONFIG)
         if unknown:
             found.append(f"Unknown files in {folder}/: " + ", ".join(unknown))
     return found
 
 
-def _ignore_patterns(bp: Any) -> list[str]:
-    """Patterns of .dockerignore and .containerignore (comments and blanks dropped)."""
-    patterns: list[str] = []
-    for name in (".dockerignore", ".containerignore"):
-        path = bp.binder_path(name)
-        if os.path.exists(path):
-            with open(path) as f:
-                lines = (line.strip() for line in f.read().splitlines())
-                patterns.extend(line for line in lines if line and not line.startswith("#"))
-    return patterns
+def _ignore_files(bp: Any, staged: str, is_docker: bool) -> list[str]:
+    """The ignore files that apply: Docker reads the root ``.dockerignore`` of the context;
+    repo2docker's own contexts take ``.dockerignore`` and ``.containerignore`` from the
+    binder folder."""
+    if is_docker:
+        return [os.path.join(staged, ".dockerignore")]
+    return [os.path.join(staged, bp.binder_path(n)) for n in (".dockerignore", ".containerignore")]
 
 
-def _write_context(bp: Any, dockerfile: str, build_args: dict[str, str], tarball: str) -> None:
+def _dockerfile_in_context(repo_dir: str, bp: Any) -> str:
+    """Where the build finds the Dockerfile: its real place in the folder, so a symlinked
+    Dockerfile (or binder folder) needs no symlink resolved inside the tar."""
+    folder = os.path.realpath(repo_dir)
+    name = bp.binder_path("Dockerfile")
+    rel = os.path.relpath(os.path.realpath(os.path.join(folder, name)), folder)
+    if rel == ".." or rel.startswith("../"):  # swapped since it was vetted
+        raise context.UnsafeSource(f"{name} is a symlink leading outside the folder: refused")
+    return rel
+
+
+def _write_docker_context(
+    repo_dir: str,
+    staged_dockerfile: str,
+    dockerfile_path: str,
+    patterns: list[str],
+    rules: ContextRules,
+    tarball: str | None,
+) -> context.LeftOut:
+    """A Dockerfile repo's context: the folder as Docker's own client would send it (owners
+    0, as the docker CLI sets them), its Dockerfile the very bytes that were vetted."""
+    if tarball is None:
+        return context.add_folder(repo_dir, rules, patterns, skip=[dockerfile_path])
+    with _context_tar(tarball) as tar:
+        with open(staged_dockerfile, "rb") as f:
+            info = tar.gettarinfo(arcname=dockerfile_path, fileobj=f)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = int(info.mtime), 0, 0, "", ""
+            tar.addfile(info, f)
+        left_out = context.add_folder(repo_dir, rules, patterns, tar, skip=[dockerfile_path])
+    return left_out
+
+
+@contextlib.contextmanager
+def _context_tar(tarball: str) -> Iterator[tarfile.TarFile]:
+    """A new context tar whose first member is a plain header: ``docker buildx build -``
+    looks at the first 512 bytes only, and takes stdin for a Dockerfile unless they are a
+    whole tar header (a PAX header, for a long or non-ASCII name, is not)."""
+    with tarfile.open(tarball, "w") as tar:
+        root = tarfile.TarInfo(".")
+        root.type, root.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(root)
+        yield tar
+
+
+def _write_context(
+    bp: Any,
+    repo_dir: str,
+    dockerfile: str,
+    build_args: dict[str, str],
+    patterns: list[str],
+    rules: ContextRules,
+    tarball: str | None,
+) -> context.LeftOut:
     """The build context a non-Dockerfile buildpack needs, as a tar file.
 
     Layout as repo2docker's ``BuildPack.build`` makes it: the rendered ``Dockerfile``, its
     build scripts under their generated names, the entrypoint helpers, and the repo under
-    ``src/`` minus ignored paths. Owners are normalised so the build cache stays valid.
+    ``src/`` minus what is ignored or left out. Owners are normalised so the build cache
+    stays valid.
     """
     import io
 
-    from docker.utils.build import exclude_paths
     from repo2docker.buildpacks import base
 
+    if tarball is None:
+        return context.add_folder(repo_dir, rules, patterns)
     uid = int(build_args.get("NB_UID", DEFAULT_BUILD_ARGS["NB_UID"]))
 
     def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -292,22 +381,21 @@ def _write_context(bp: Any, dockerfile: str, build_args: dict[str, str], tarball
         info.uid = info.gid = uid
         return info
 
-    with tarfile.open(tarball, "w") as tar:
+    with _context_tar(tarball) as tar:
         data = dockerfile.encode()
         info = tarfile.TarInfo("Dockerfile")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
+        # repo2docker's own files (its package), never the folder's.
         for script in sorted(bp.get_build_script_files()):
             name, source = bp.generate_build_context_filename(script)
             tar.add(source, name, filter=normalise)
         helpers = os.path.dirname(base.__file__)
         for name in ("repo2docker-entrypoint", "python3-login"):
             tar.add(os.path.join(helpers, name), name, filter=normalise)
-        items = sorted(exclude_paths(".", _ignore_patterns(bp)))
-        for item in items:
-            tar.add(item, f"src/{item}", recursive=False, filter=normalise)
-        if not items:
-            # Everything was ignored (or the repo is empty): the Dockerfile still copies src/.
-            src = tarfile.TarInfo("src")
-            src.type = tarfile.DIRTYPE
-            tar.addfile(src)
+        src = tarfile.TarInfo("src")
+        src.type, src.mode = tarfile.DIRTYPE, 0o755
+        # The Dockerfile copies src/ even when everything was ignored (or the repo is empty).
+        tar.addfile(normalise(src))
+        left_out = context.add_folder(repo_dir, rules, patterns, tar, prefix="src/", owner=uid)
+    return left_out

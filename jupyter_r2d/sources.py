@@ -15,6 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import git, labels
+from .context import (
+    CREDENTIAL_STORES,
+    NESTED_CREDENTIAL_STORES,
+    ContextRules,
+    UnsafeSource,
+    vet_config,
+)
 from .engine.base import BuildContext, BuildEvent, EventSink
 from .errors import InvalidRequest
 from .render import render, shutdown_renderer
@@ -23,6 +30,7 @@ __all__ = [
     "PreparedSource",
     "SourcePolicy",
     "SourceSpec",
+    "check_folder",
     "prepare_source",
     "preview",
     "resolve_folder",
@@ -84,6 +92,21 @@ class SourcePolicy:
     render_timeout: float = 60.0
     #: Renders that run at once, each in its own worker process.
     render_workers: int = 2
+    #: Hidden files and folders of a folder source go into the build (Jupyter's
+    #: ``ContentsManager.allow_hidden``); a git clone always keeps its own.
+    allow_hidden: bool = False
+    #: Jupyter's runtime directory (connection files, server tokens): never built.
+    runtime_dir: str = ""
+
+    def context_rules(self, spec: SourceSpec) -> ContextRules:
+        """What the build context of ``spec`` leaves out (besides credential stores).
+
+        Hidden entries follow ``allow_hidden`` for a folder, where they are the user's
+        files Jupyter itself hides; a clone is what its remote published, hidden files
+        included (``.git`` for version tools, ``.jupyter`` configuration).
+        """
+        allow_hidden = self.allow_hidden or spec.url is not None
+        return ContextRules(allow_hidden=allow_hidden, runtime_dir=self.runtime_dir)
 
 
 DEFAULT_POLICY = SourcePolicy()
@@ -208,6 +231,43 @@ def resolve_folder(
     return target
 
 
+def check_folder(
+    spec: SourceSpec,
+    root_dir: Path | str,
+    allowed_roots: Sequence[Path | str] | None = None,
+    policy: SourcePolicy | None = None,
+) -> tuple[Path, Path]:
+    """(folder, directory to build) of a folder source, with every refusal it can earn
+    before a build starts (blocking: call it in a thread).
+
+    Refused: a folder outside the roots; one that is, or is inside, a credential store, a
+    hidden folder (unless ``allow_hidden``) or the Jupyter runtime directory; and a config
+    file repo2docker would read that leads outside or is not a regular file (field
+    ``source``, the message names the file). The render worker vets those files again
+    when it reads them.
+    """
+    policy = policy or DEFAULT_POLICY
+    assert spec.path is not None
+    folder = resolve_folder(root_dir, spec.path, allowed_roots)
+    build_dir = _subdir(folder, spec.subdir)
+    for field_name, value in (("source.path", spec.path), ("source.subdir", spec.subdir)):
+        parts = Path(value or "").parts
+        for parent, part in zip(("", *parts), parts, strict=False):
+            if part in CREDENTIAL_STORES or (parent, part) in NESTED_CREDENTIAL_STORES:
+                raise InvalidRequest(field_name, f"{part} holds credentials: it is never built")
+            if part.startswith(".") and not policy.allow_hidden:
+                raise InvalidRequest(field_name, f"{part} is hidden (allow_hidden is off)")
+    if policy.runtime_dir:
+        runtime = Path(policy.runtime_dir).resolve()
+        if build_dir == runtime or build_dir.is_relative_to(runtime):
+            raise InvalidRequest("source.path", "is Jupyter's runtime directory: never built")
+    try:
+        vet_config(str(build_dir))
+    except UnsafeSource as err:
+        raise InvalidRequest("source", str(err)) from None
+    return folder, build_dir
+
+
 def _subdir(repo: Path, subdir: str | None) -> Path:
     if not subdir:
         return repo
@@ -230,12 +290,12 @@ async def _fetch(
     on_event: EventSink,
     allowed_roots: Sequence[Path | str] | None,
     temp: list[Path],
+    policy: SourcePolicy,
 ) -> tuple[Path, Path]:
     """(repo root, directory to build): the folder, or a fresh clone under ``workdir``."""
     spec._validate()
     if spec.path is not None:
-        folder = await asyncio.to_thread(resolve_folder, Path(root_dir), spec.path, allowed_roots)
-        return folder, await asyncio.to_thread(_subdir, folder, spec.subdir)
+        return await asyncio.to_thread(check_folder, spec, root_dir, allowed_roots, policy)
     assert spec.url is not None
     clone_root = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="clone-", dir=workdir))
     temp.append(clone_root)
@@ -258,31 +318,37 @@ async def prepare_source(
     build_args: Mapping[str, str] | None = None,
     policy: SourcePolicy = DEFAULT_POLICY,
 ) -> PreparedSource:
-    """Fetch the source and let repo2docker render it into a :class:`BuildContext`.
+    """Fetch the source and let repo2docker render it into a :class:`BuildContext`: always
+    a tarball the render worker wrote, so no engine reads the folder itself.
 
     Cancellable: the task's cancellation kills git and removes the temporary clone.
     """
     temp: list[Path] = []
     try:
-        repo, build_dir = await _fetch(spec, root_dir, workdir, on_event, allowed_roots, temp)
+        repo, build_dir = await _fetch(
+            spec, root_dir, workdir, on_event, allowed_roots, temp, policy
+        )
         commit, dirty = await git.work_tree_state(repo)
         tar_path = Path(await asyncio.to_thread(_tar_name, workdir))
         temp.append(tar_path)
+        rules = policy.context_rules(spec)
         rendered = await render(
             build_dir,
             build_args,
             tarball=tar_path,
+            rules=rules,
             timeout=policy.render_timeout,
             workers=policy.render_workers,
         )
-        if rendered.tarball is None:
-            # Dockerfile repos build from the directory: the reserved tar name is not needed.
-            await asyncio.to_thread(_remove, [tar_path])
     except BaseException:
         await asyncio.shield(asyncio.to_thread(_remove, temp))
         raise
+    if rendered.left_out.total:
+        on_event(BuildEvent("fetching", rendered.left_out.sentence()))
     source_labels = {
-        labels.R2D_REPO: spec.public_url() or str(build_dir),
+        # Root-relative like ours (labels.reproduce_command makes it absolute): the host's
+        # own paths stay off images that may be pushed.
+        labels.R2D_REPO: spec.public_url() or spec.path or ".",
         labels.R2D_REF: commit or spec.ref or "",
         labels.R2D_VERSION: rendered.r2d_version,
         labels.SOURCE: spec.public_url() if spec.url is not None else (spec.path or ""),
@@ -292,19 +358,13 @@ async def prepare_source(
         labels.SUBDIR: spec.subdir or "",
         labels.BUILDPACK: rendered.buildpack,
     }
-    args = {**(build_args or {})}
-    if rendered.tarball:
-        context = BuildContext(
-            tarball=tar_path, buildpack=rendered.buildpack, labels=source_labels, build_args=args
-        )
-    else:
-        context = BuildContext(
-            path=build_dir,
-            dockerfile=rendered.dockerfile_path or "Dockerfile",
-            buildpack=rendered.buildpack,
-            labels=source_labels,
-            build_args=args,
-        )
+    context = BuildContext(
+        tarball=tar_path,
+        dockerfile=rendered.dockerfile_path,
+        buildpack=rendered.buildpack,
+        labels=source_labels,
+        build_args={**(build_args or {})},
+    )
     return PreparedSource(
         repo_dir=build_dir,
         context=context,
@@ -333,17 +393,27 @@ async def preview(
     allowed_roots: Sequence[Path | str] | None = None,
     policy: SourcePolicy = DEFAULT_POLICY,
 ) -> dict[str, Any]:
-    """What repo2docker would build: ``{"buildpack", "dockerfile", "warnings"}``, no build."""
+    """What repo2docker would build, without building: ``{"buildpack", "dockerfile",
+    "warnings", "left_out", "left_out_total"}`` (what the context would leave out, and why:
+    the first entries, then the count; the warnings say it in a sentence)."""
     temp: list[Path] = []
     try:
-        _, build_dir = await _fetch(spec, root_dir, workdir, lambda _e: None, allowed_roots, temp)
+        _, build_dir = await _fetch(
+            spec, root_dir, workdir, lambda _e: None, allowed_roots, temp, policy
+        )
         rendered = await render(
-            build_dir, timeout=policy.render_timeout, workers=policy.render_workers
+            build_dir,
+            rules=policy.context_rules(spec),
+            timeout=policy.render_timeout,
+            workers=policy.render_workers,
         )
     finally:
         await asyncio.shield(asyncio.to_thread(_remove, temp))
+    left_out = rendered.left_out
     return {
         "buildpack": rendered.buildpack,
         "dockerfile": rendered.dockerfile,
-        "warnings": rendered.warnings,
+        "warnings": [*rendered.warnings, *([left_out.sentence()] if left_out.total else [])],
+        "left_out": left_out.listed,
+        "left_out_total": left_out.total,
     }

@@ -125,6 +125,16 @@ def _string(data: dict[str, Any], key: str, field_name: str) -> str:
     return value
 
 
+#: Build-arg names refused: the buildx engine hands values to ``docker buildx build`` in
+#: its environment (never on its command line), where these would configure the docker
+#: CLI, its plugins, the Go runtime or the dynamic loader instead of the build.
+RESERVED_BUILD_ARG_PREFIXES = ("DOCKER_", "BUILDX_", "LD_")
+RESERVED_BUILD_ARGS = frozenset(
+    {"PATH", "HOME", "TMPDIR", "GODEBUG", "GOTRACEBACK", "GOMAXPROCS", "GOGC", "GOMEMLIMIT",
+     "SSL_CERT_FILE", "SSL_CERT_DIR", "BUILDKIT_HOST"}
+)  # fmt: skip
+
+
 def parse_build_args(value: Any) -> dict[str, str]:
     """``build_args`` must map strings to strings (docker's --build-arg KEY=VALUE)."""
     if value is None:
@@ -134,8 +144,12 @@ def parse_build_args(value: Any) -> dict[str, str]:
     for key, item in value.items():
         if not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise InvalidRequest(f"build_args.{key}", "not a valid build argument name")
+        if key in RESERVED_BUILD_ARGS or key.startswith(RESERVED_BUILD_ARG_PREFIXES):
+            raise InvalidRequest(f"build_args.{key}", "reserved: it configures the docker CLI")
         if not isinstance(item, str):
             raise InvalidRequest(f"build_args.{key}", "must be a string")
+        if "\x00" in item:
+            raise InvalidRequest(f"build_args.{key}", "must not contain a NUL character")
     return dict(value)
 
 

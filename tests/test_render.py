@@ -4,6 +4,7 @@ real ``docker build`` of a prepared Dockerfile context."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import tarfile
@@ -25,7 +26,10 @@ async def test_preview_dockerfile_repo(dockerfile_repo: Path, tmp_path: Path) ->
     )
     assert result["buildpack"] == "DockerBuildPack"
     assert result["dockerfile"] == (dockerfile_repo / "Dockerfile").read_text()
-    assert result["warnings"] == []
+    # A folder's .git is hidden (Jupyter's allow_hidden is off by default): said, not built.
+    assert result["warnings"] == ["Left out of the build context: .git/ (hidden)"]
+    assert result["left_out"] == [{"path": ".git/", "reason": "hidden"}]
+    assert result["left_out_total"] == 1
     assert os.getcwd() == cwd
 
 
@@ -103,6 +107,8 @@ async def test_renderer_restarts_after_shutdown(tmp_path: Path) -> None:
 async def test_dockerfile_context_builds(
     dockerfile_repo: Path, tmp_path: Path, unique_name: str, cleanup_images: list[str]
 ) -> None:
+    """A Dockerfile repo builds from the tar the worker wrote too (no engine reads the
+    folder), and ``docker build`` takes the Dockerfile from inside it."""
     prepared = await prepare_source(
         SourceSpec(path=dockerfile_repo.name),
         root_dir=dockerfile_repo.parent,
@@ -110,17 +116,19 @@ async def test_dockerfile_context_builds(
         on_event=lambda e: None,
     )
     context = prepared.context
-    assert context.path == await asyncio.to_thread(dockerfile_repo.resolve)
-    assert context.tarball is None
+    assert context.path is None and context.tarball is not None
     assert context.dockerfile == "Dockerfile"
+    # The host's path stays off the image: the label is the root-relative folder.
+    assert prepared.labels[labels.R2D_REPO] == dockerfile_repo.name
     cleanup_images.append(unique_name)
     label_args = [f"--label={k}={v}" for k, v in prepared.labels.items()]
-    proc = await asyncio.create_subprocess_exec(
-        "docker", "build", "-q", "-t", unique_name, "-f",
-        str(context.path / context.dockerfile), *label_args, str(context.path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
+    with open(context.tarball, "rb") as tar:  # noqa: ASYNC230 - a test, a small file
+        proc = await asyncio.create_subprocess_exec(
+            "docker", "build", "-q", "-t", unique_name, "-f", context.dockerfile,
+            *label_args, "-",
+            stdin=tar, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
     assert proc.returncode == 0, out.decode()
     inspect = await asyncio.to_thread(
         subprocess.run,
@@ -128,6 +136,7 @@ async def test_dockerfile_context_builds(
         capture_output=True, check=True, text=True,
     )  # fmt: skip
     assert prepared.labels[labels.COMMIT] in inspect.stdout
+    await asyncio.to_thread(prepared.cleanup)
 
 
 async def test_render_error_is_user_facing(tmp_path: Path) -> None:
@@ -137,3 +146,19 @@ async def test_render_error_is_user_facing(tmp_path: Path) -> None:
     assert info.value.field == "source"
     assert "environment.yml" in str(info.value)
     assert "Traceback" not in str(info.value)
+
+
+async def test_repo_label_is_root_relative_and_still_reproduces(tmp_path: Path) -> None:
+    """repo2docker.repo names the folder as the API does, never the host's path; the
+    reproduce command makes it absolute again from the server root."""
+    make_repo(tmp_path / "proj" / "env", {"requirements.txt": "numpy\n"}, git=False)
+    for path, subdir, label in (("proj", None, "proj"), ("", "proj", ".")):
+        spec = SourceSpec(path=path, subdir=subdir)
+        prepared = await prepare_source(
+            spec, root_dir=tmp_path, workdir=tmp_path, on_event=lambda e: None
+        )
+        await asyncio.to_thread(prepared.cleanup)
+        assert prepared.labels[labels.R2D_REPO] == label
+        assert str(tmp_path) not in json.dumps(prepared.labels)
+        command = labels.reproduce_command({**prepared.labels, labels.JOB: "j"}, "x:1", tmp_path)
+        assert command is not None and command.endswith(str(tmp_path.resolve() / path))

@@ -95,9 +95,10 @@ class RunOptions:
 class BuildContext:
     """What to build, as prepared by :mod:`jupyter_r2d.sources` and repo2docker.
 
-    Either ``path`` is a directory used as the build context with ``dockerfile`` inside it
-    (Dockerfile repos), or ``tarball`` is a tar of the whole context that repo2docker
-    assembled (rendered Dockerfile, build scripts, repo under ``src/``).
+    Either ``tarball`` is a tar of the whole context with ``dockerfile`` inside it (what
+    :mod:`jupyter_r2d.sources` always hands: the folder for a Dockerfile repo, or the
+    rendered Dockerfile, build scripts and repo under ``src/``), or, for library callers,
+    ``path`` is a directory used as the context with ``dockerfile`` inside it.
     """
 
     path: Path | None = None

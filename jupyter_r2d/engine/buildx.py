@@ -137,19 +137,23 @@ class BuildxEngine(DockerApiEngine):
                 args += ["--builder", self.builder]
             for key, value in {**context.labels, **request.labels}.items():
                 args += ["--label", f"{key}={value}"]
-            for key, value in {**context.build_args, **request.build_args}.items():
-                args += ["--build-arg", f"{key}={value}"]
+            build_args = {**context.build_args, **request.build_args}
+            # Names only: buildx takes a bare --build-arg NAME's value from its environment,
+            # and a command line is world-readable (/proc/PID/cmdline), an environment not.
+            for key in build_args:
+                args += ["--build-arg", key]
             if load:
                 args.append("--load")
             if direct_push:
                 args.append("--push")
             if context.tarball is not None:
-                args += ["--", "-"]  # the context tar comes on stdin
+                # The context tar comes on stdin; --file names the Dockerfile inside it.
+                args += ["--file", context.dockerfile, "--", "-"]
             else:
                 assert context.path is not None
                 args += ["--file", str(context.path / context.dockerfile), "--", str(context.path)]
             async with self._docker_config(request.credentials) as config_dir:
-                env = self.cli_env()
+                env = {**self.cli_env(), **build_args}
                 if config_dir is not None:
                     env["DOCKER_CONFIG"] = str(config_dir)
                 await self._run_buildx(args, env, context.tarball, request, on_event)

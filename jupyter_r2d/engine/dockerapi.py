@@ -287,7 +287,9 @@ class DockerApiEngine(ContainerEngine):
             }
             if context.tarball is not None:
                 state["file"] = open(context.tarball, "rb")  # noqa: SIM115 - closed below
-                kwargs.update(fileobj=state["file"], custom_context=True)
+                kwargs.update(
+                    fileobj=state["file"], custom_context=True, dockerfile=context.dockerfile
+                )
             else:
                 kwargs.update(path=str(context.path), dockerfile=context.dockerfile)
             stream: Iterable[dict[str, Any]] = client.build(**kwargs)
