@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import stat
 import tarfile
 import tempfile
@@ -106,7 +107,12 @@ async def render(
     gone or idle, and ``tarball`` is removed.
     """
     args = {**DEFAULT_BUILD_ARGS, **(build_args or {})}
-    request = (str(repo_dir), args, str(tarball) if tarball else None, rules or ContextRules())
+    # Made and removed here, not in the worker: a worker killed at its time limit
+    # cannot clean up after itself.
+    staged = await asyncio.to_thread(tempfile.mkdtemp, prefix="jupyter-r2d-config-")
+    request = (
+        str(repo_dir), args, str(tarball) if tarball else None, rules or ContextRules(), staged
+    )  # fmt: skip
     try:
         kind, value = await _call(_workers(workers), request, timeout)
         if kind == "ok":
@@ -122,6 +128,8 @@ async def render(
             # The worker that was writing it has finished or is dead: nothing rewrites it.
             await asyncio.shield(asyncio.to_thread(tarball.unlink, missing_ok=True))
         raise
+    finally:
+        await asyncio.shield(asyncio.to_thread(shutil.rmtree, staged, True))
 
 
 async def _call(pool: WorkerPool, request: Any, timeout: float) -> tuple[str, Any]:
@@ -147,7 +155,9 @@ def _warm_up() -> None:
     import repo2docker.app  # noqa: F401
 
 
-def _handle(request: tuple[str, dict[str, str], str | None, ContextRules]) -> tuple[str, Any]:
+def _handle(
+    request: tuple[str, dict[str, str], str | None, ContextRules, str],
+) -> tuple[str, Any]:
     """Render, and say how it went: ``("ok", Rendered)``, or ``("network" | "source" |
     "error", message)``. Only our own types and plain text cross the process boundary."""
     try:
@@ -199,29 +209,33 @@ class RenderError(Exception):
 
 
 def _render_worker(
-    repo_dir: str, build_args: dict[str, str], tarball: str | None, rules: ContextRules
+    repo_dir: str,
+    build_args: dict[str, str],
+    tarball: str | None,
+    rules: ContextRules,
+    staged: str,
 ) -> Rendered:
-    """Worker entry point: vet and copy the config files, detect and render on the copies
-    (chdir is harmless here), then walk the folder into the context tar."""
+    """Worker entry point: vet and copy the config files into ``staged`` (an empty folder
+    the caller removes), detect and render on the copies (chdir is harmless here), then walk
+    the folder into the context tar."""
     try:
-        with tempfile.TemporaryDirectory(prefix="r2d-config-") as staged:
-            context.stage_config(repo_dir, staged)
-            try:
-                result, bp = _detect_and_render(staged, repo_dir, build_args)
-                ignore = _ignore_files(bp, staged, result.buildpack == "DockerBuildPack")
-            finally:
-                os.chdir("/")  # out of the copies before they go
-            patterns = context.ignore_patterns(ignore)
-            if result.buildpack == "DockerBuildPack":
-                result.dockerfile_path = _dockerfile_in_context(repo_dir, bp)
-                staged_dockerfile = os.path.join(staged, bp.binder_path("Dockerfile"))
-                result.left_out = _write_docker_context(
-                    repo_dir, staged_dockerfile, result.dockerfile_path, patterns, rules, tarball
-                )
-            else:
-                result.left_out = _write_context(
-                    bp, repo_dir, result.dockerfile, build_args, patterns, rules, tarball
-                )
+        context.stage_config(repo_dir, staged)
+        try:
+            result, bp = _detect_and_render(staged, repo_dir, build_args)
+            ignore = _ignore_files(bp, staged, result.buildpack == "DockerBuildPack")
+        finally:
+            os.chdir("/")  # out of the copies before they go
+        patterns = context.ignore_patterns(ignore)
+        if result.buildpack == "DockerBuildPack":
+            result.dockerfile_path = _dockerfile_in_context(repo_dir, bp)
+            staged_dockerfile = os.path.join(staged, bp.binder_path("Dockerfile"))
+            result.left_out = _write_docker_context(
+                repo_dir, staged_dockerfile, result.dockerfile_path, patterns, rules, tarball
+            )
+        else:
+            result.left_out = _write_context(
+                bp, repo_dir, result.dockerfile, build_args, patterns, rules, tarball
+            )
     except context.UnsafeSource as err:
         raise RenderError(str(err)) from None
     except RenderError:

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -317,10 +318,14 @@ async def test_shutdown_kills_a_stuck_render(
 
 
 async def test_time_limit_removes_the_context_tarball(
-    repos: Path, silent_proxy: SilentProxy, tmp_path: Path
+    repos: Path, silent_proxy: SilentProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()
+    scratch = tmp_path / "scratch"  # the server's temp dir, where config copies are staged
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))  # and the workers' (they start afresh)
     policy = SourcePolicy(render_timeout=1, render_workers=1)
     with pytest.raises(RenderTimeout, match=r"render_timeout = 1 s"):
         await prepare_source(
@@ -332,3 +337,4 @@ async def test_time_limit_removes_the_context_tarball(
         )
     assert worker_pids() == [] and _worker_processes() == []
     assert list(work.iterdir()) == []  # neither the reserved tarball nor anything else
+    assert list(scratch.iterdir()) == []  # nor the killed worker's copies of the config
