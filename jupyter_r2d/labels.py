@@ -71,7 +71,8 @@ def reproduce_command(
         args += ["--ref", ref]
     if info["subdir"]:
         args += ["--subdir", info["subdir"]]
-    args.append(source)
+    # After "--", a source that starts with "-" stays the repository, never an option.
+    args += ["--", source]
     return shlex.join(args)
 
 
