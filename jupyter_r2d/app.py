@@ -14,7 +14,7 @@ from traitlets import Dict, Float, Int, List, Unicode, default, validate
 from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
 from .jobs import JobManager, JobSettings
-from .sources import shutdown_renderer
+from .sources import SourcePolicy, shutdown_renderer
 from .validation import load_registries, registries_from_environment
 
 #: Where the job lifecycle schema lives, and its id (emit with ``schema_id=BUILD_EVENTS``).
@@ -87,6 +87,18 @@ class JupyterR2D(ExtensionApp):
         config=True,
         help="Absolute folders, besides the server root, that folder sources may name.",
     )
+    git_clone_timeout = Float(
+        600.0,
+        config=True,
+        help="Seconds a git clone of a source may take before it is stopped and its job "
+        "fails. 0: no limit.",
+    )
+    git_clone_max_size = Int(
+        2 << 30,
+        config=True,
+        help="Bytes a git clone of a source may hold on disk (history and checked-out "
+        "files); past it the clone is stopped and its job fails. 0: no limit.",
+    )
     sse_keepalive_interval = Float(
         25.0, config=True, help="Seconds between keepalive comments on a quiet event stream."
     )
@@ -100,6 +112,13 @@ class JupyterR2D(ExtensionApp):
         value: int = proposal["value"]
         if value < 1:
             raise ValueError("max_concurrent_builds must be at least 1")
+        return value
+
+    @validate("git_clone_timeout", "git_clone_max_size")
+    def _validate_clone_limits(self, proposal: dict[str, Any]) -> float:
+        value: float = proposal["value"]
+        if value < 0:
+            raise ValueError(f"{proposal['trait'].name} must be 0 (no limit) or more")
         return value
 
     @validate("registries")
@@ -134,6 +153,9 @@ class JupyterR2D(ExtensionApp):
                 host_address=self.run_host_address,
                 ready_timeout=self.run_ready_timeout,
                 mounts=tuple(self.run_mounts),
+            ),
+            source_policy=SourcePolicy(
+                clone_timeout=self.git_clone_timeout, clone_max_bytes=self.git_clone_max_size
             ),
             # repo2docker's environment variable, then (winning on a name clash) the config.
             registries={
