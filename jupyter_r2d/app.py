@@ -101,6 +101,18 @@ class JupyterR2D(ExtensionApp):
         help="repo2docker renders that run at once, each in its own worker process (started "
         "on first use, kept for the next render); later ones wait for a free worker.",
     )
+    git_clone_timeout = Float(
+        DEFAULT_POLICY.clone_timeout,
+        config=True,
+        help="Seconds a git clone of a source may take before it is stopped and its job "
+        "fails. 0: no limit.",
+    )
+    git_clone_max_size = Int(
+        DEFAULT_POLICY.clone_max_bytes,
+        config=True,
+        help="Bytes a git clone of a source may hold on disk (history and checked-out "
+        "files); past it the clone is stopped and its job fails. 0: no limit.",
+    )
     sse_keepalive_interval = Float(
         25.0, config=True, help="Seconds between keepalive comments on a quiet event stream."
     )
@@ -128,6 +140,13 @@ class JupyterR2D(ExtensionApp):
         value: int = proposal["value"]
         if value < 1:
             raise ValueError("render_workers must be at least 1")
+        return value
+
+    @validate("git_clone_timeout", "git_clone_max_size")
+    def _validate_clone_limits(self, proposal: dict[str, Any]) -> float:
+        value: float = proposal["value"]
+        if value < 0:
+            raise ValueError(f"{proposal['trait'].name} must be 0 (no limit) or more")
         return value
 
     @validate("registries")
@@ -175,6 +194,8 @@ class JupyterR2D(ExtensionApp):
                 runtime_dir=str(self.serverapp.runtime_dir),
                 render_timeout=self.render_timeout,
                 render_workers=self.render_workers,
+                clone_timeout=self.git_clone_timeout,
+                clone_max_bytes=self.git_clone_max_size,
             ),
         )
         self.jobs = JobManager(self.engine, settings, on_lifecycle=emit)

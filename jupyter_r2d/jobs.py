@@ -99,7 +99,6 @@ class Job:
         self.last_seq = last_seq
         self.cancel = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
-        self.source: dict[str, Any] | None = None
         self.spec: sources.SourceSpec | None = None  # kept only while the job is active
         self.credentials: RegistryCredentials | None = None
         self.build_args: dict[str, str] = {}
@@ -313,7 +312,6 @@ class JobManager:
             "error": None,
         }
         job = Job(record)
-        job.source = params.source
         job.spec = spec
         job.credentials = params.credentials
         job.build_args = params.build_args
@@ -321,6 +319,8 @@ class JobManager:
             job.add_secret(params.credentials.password)
         for registry in self.settings.registries.values():
             job.add_secret(registry.password)
+        for secret in spec.secrets() if spec is not None else ():
+            job.add_secret(secret)
         self.jobs[job.id] = job
         self._queue.append(job)
         position = len(self._queue) + self._running

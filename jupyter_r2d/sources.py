@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from . import git, labels
 from .context import (
@@ -39,6 +39,7 @@ __all__ = [
 
 _FIELDS = frozenset({"path", "url", "ref", "subdir"})
 _SCHEMES = frozenset({"https", "http", "ssh", "git"})
+_HTTP = frozenset({"https", "http"})
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^:]")
 _BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
@@ -48,12 +49,35 @@ def _check_url(url: str) -> None:
         raise InvalidRequest("source.url", "must be a git URL without spaces or leading '-'")
     if "::" in url.split("/", 1)[0]:
         raise InvalidRequest("source.url", "git remote helpers (transport::address) are refused")
-    if "://" in url:
-        scheme = url.split("://", 1)[0].lower()
-        if scheme not in _SCHEMES or not urlsplit(url).hostname:
-            raise InvalidRequest("source.url", "only https, http, ssh and git URLs are allowed")
-    elif not _SCP_LIKE.match(url):
-        raise InvalidRequest("source.url", "only https, http, ssh, git or user@host:path URLs")
+    if "://" not in url:
+        if not _SCP_LIKE.match(url):
+            raise InvalidRequest("source.url", "only https, http, ssh, git or user@host:path URLs")
+        return
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in _SCHEMES:
+        raise InvalidRequest("source.url", "only https, http, ssh and git URLs are allowed")
+    if "?" in url or "#" in url:
+        # A query would land in the clone's config and the job record (tokens in ?token=
+        # included), and a '#' in a password would make the rest of it a "fragment".
+        raise InvalidRequest(
+            "source.url",
+            "must have no query (?) or fragment (#); percent-encode such characters of a "
+            "password (user:password@host)",
+        )
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port, as git would fail
+    except ValueError:
+        raise InvalidRequest(
+            "source.url", "has an invalid port (percent-encode '/' in a password)"
+        ) from None
+    if not parts.hostname:
+        raise InvalidRequest("source.url", "has no host")
+    for value in (parts.username, parts.password):
+        if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in unquote(value)):
+            raise InvalidRequest("source.url", "user name and password must be printable")
+    if parts.password is not None and scheme not in _HTTP:
+        raise InvalidRequest("source.url", "a password in the URL only works over https/http")
 
 
 def _check_ref(ref: str) -> None:
@@ -85,7 +109,7 @@ class SourcePolicy:
     """How far a source may reach: the limits and exclusions every fetch and render obeys.
 
     One object, configured once (from the extension's traitlets), so a new bound is added
-    here and nowhere else.
+    here and nowhere else. A limit of 0 means none.
     """
 
     #: Seconds one repo2docker render (detection, Dockerfile, context tarball) may take.
@@ -97,6 +121,10 @@ class SourcePolicy:
     allow_hidden: bool = False
     #: Jupyter's runtime directory (connection files, server tokens): never built.
     runtime_dir: str = ""
+    #: Seconds a git clone may take (``JupyterR2D.git_clone_timeout``).
+    clone_timeout: float = 600.0
+    #: Bytes a git clone may hold on disk, checkout included (``git_clone_max_size``).
+    clone_max_bytes: int = 2 << 30
 
     def context_rules(self, spec: SourceSpec) -> ContextRules:
         """What the build context of ``spec`` leaves out (besides credential stores).
@@ -107,6 +135,10 @@ class SourcePolicy:
         """
         allow_hidden = self.allow_hidden or spec.url is not None
         return ContextRules(allow_hidden=allow_hidden, runtime_dir=self.runtime_dir)
+
+
+# The traitlet that sets each limit, named in the error a user sees.
+_LIMIT_SETTINGS = {"time": "git_clone_timeout", "size": "git_clone_max_size"}
 
 
 DEFAULT_POLICY = SourcePolicy()
@@ -172,12 +204,33 @@ class SourceSpec:
             return self.url
         parts = urlsplit(self.url)
         host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # IPv6
         netloc = f"{host}:{parts.port}" if parts.port else host
         # An ssh user name ("git@") is no secret and is needed to clone again; over http(s)
         # a lone user name is often a token, so it goes.
         if parts.scheme.lower() == "ssh" and parts.username and parts.password is None:
             netloc = f"{parts.username}@{netloc}"
         return urlunsplit(parts._replace(netloc=netloc))
+
+    def credentials(self) -> git.Credentials | None:
+        """The user name and password of an http(s) URL (decoded), handed to git in memory."""
+        if self.url is None or "://" not in self.url:
+            return None
+        parts = urlsplit(self.url)
+        if parts.scheme.lower() not in _HTTP or parts.username is None:
+            return None
+        return git.Credentials(unquote(parts.username), unquote(parts.password or ""))
+
+    def secrets(self) -> list[str]:
+        """What of the URL must never reach a log, as typed and decoded: the password, or a
+        lone user name (over http(s) that is a token)."""
+        if self.url is None or "://" not in self.url:
+            return []
+        parts = urlsplit(self.url)
+        secret = parts.password if parts.password is not None else parts.username
+        if parts.scheme.lower() not in _HTTP or not secret:
+            return []
+        return sorted({secret, unquote(secret)})
 
     def default_image_name(self) -> str:
         """``r2d-<name>``: the folder or repository name, as a valid docker repository name."""
@@ -302,7 +355,18 @@ async def _fetch(
     dest = clone_root / "repo"
     on_event(BuildEvent("fetching", f"Cloning {spec.public_url()}"))
     try:
-        await git.clone(spec.url, spec.ref, dest, on_event)
+        await git.clone(
+            spec.public_url(),
+            spec.ref,
+            dest,
+            on_event,
+            credentials=spec.credentials(),
+            timeout=policy.clone_timeout,
+            max_bytes=policy.clone_max_bytes,
+        )
+    except git.CloneLimit as err:
+        setting = _LIMIT_SETTINGS[err.limit]
+        raise InvalidRequest("source.url", f"{err} (c.JupyterR2D.{setting})") from None
     except git.GitError as err:
         raise InvalidRequest(git.error_field(str(err)), str(err)) from None
     return dest, await asyncio.to_thread(_subdir, dest, spec.subdir)
