@@ -264,12 +264,12 @@ class PruneHandler(ImageHandler):
 
 
 class ContainersHandler(R2DHandler):
-    """``GET containers``: containers this server's runs started (by their recorded ids)."""
+    """``GET containers``: containers started by runs."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        containers = await self.jobs.containers()
+        containers = await self.engine.containers()
         self.write_json({"containers": [c.to_dict() for c in containers]})
 
 
@@ -279,7 +279,7 @@ class ContainerHandler(R2DHandler):
     @web.authenticated
     @authorized
     async def delete(self, container_id: str) -> None:
-        await self.jobs.stop_container(container_id)
+        await self.engine.stop(container_id)
         self.set_status(204)
         self.finish()
 

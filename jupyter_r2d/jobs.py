@@ -36,7 +36,6 @@ from .engine import (
     BuildEvent,
     BuildRequest,
     ContainerEngine,
-    ContainerInfo,
     RegistryCredentials,
     RunOptions,
 )
@@ -413,32 +412,6 @@ class JobManager:
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
         return result
-
-    def _container_ids(self) -> set[str]:
-        """Ids of the containers this server's runs started, from the job records."""
-        return {
-            str(container["id"])
-            for job in self.jobs.values()
-            if isinstance(container := job.record.get("container"), dict) and container.get("id")
-        }
-
-    async def containers(self) -> list[ContainerInfo]:
-        """The containers runs of this server started that still exist."""
-        await self.ensure_started()
-        return await self.engine.containers(self._container_ids())
-
-    async def stop_container(self, container_id: str) -> None:
-        """Stop and remove a container a run started: its full id, or 12+ of its first hex
-        digits. Any other container is not ours to touch (NotFound)."""
-        await self.ensure_started()
-        matches = [
-            known
-            for known in self._container_ids()
-            if len(container_id) >= 12 and known.startswith(container_id)
-        ]
-        if len(matches) != 1:
-            raise NotFound(f"No container {container_id} started by jupyter_r2d")
-        await self.engine.stop(matches[0])
 
     def registries(self) -> list[dict[str, str]]:
         """Configured registries, without passwords."""

@@ -71,8 +71,7 @@ def reproduce_command(
         args += ["--ref", ref]
     if info["subdir"]:
         args += ["--subdir", info["subdir"]]
-    # After "--", a source that starts with "-" stays the repository, never an option.
-    args += ["--", source]
+    args.append(source)
     return shlex.join(args)
 
 

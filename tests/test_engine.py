@@ -136,11 +136,11 @@ async def test_build_and_run_serves_its_url(engine, repo, unique_name, cleanup_i
         assert events.phases.index("built") < events.phases.index("launching")
         assert events.terminal().extra["url"] == url
 
-        listed = {c.id: c for c in await engine.containers([result.container.id])}
+        listed = {c.id: c for c in await engine.containers()}
         assert listed[result.container.id].job_id == request.job_id
         assert listed[result.container.id].url == url
         await engine.stop(result.container.id)
-        assert await engine.containers([result.container.id]) == []
+        assert result.container.id not in {c.id for c in await engine.containers()}
     finally:
         await stop_containers(engine, events)
 
@@ -464,23 +464,15 @@ async def test_leftovers_of_a_killed_server_are_stopped(
         base_image,
         command=["sleep", "60"],
         labels={labels.RUN: "true", labels.JOB: job_id},
-        name=f"jupyter-r2d-{job_id}",
     )["Id"]
     docker_client.start(container)
-    # Someone else's container whose image carries our labels: not ours, it stays.
-    impostor = docker_client.create_container(
-        base_image, command=["sleep", "60"], labels={labels.RUN: "true", labels.JOB: job_id}
-    )["Id"]
-    docker_client.start(impostor)
     try:
         deadline = time.monotonic() + 60
         while marker not in log.read_text():
             assert time.monotonic() < deadline and leftover.poll() is None, log.read_text()
             await asyncio.sleep(0.1)
         stopped = await engine.abandon([job_id, "another-job"])
-        running = {c["Id"] for c in docker_client.containers(all=True)}
-        assert container not in running
-        assert impostor in running
+        assert container not in {c["Id"] for c in docker_client.containers(all=True)}
         if engine.name == "buildx":
             assert stopped == 2
             assert await asyncio.to_thread(leftover.wait, 5) != 0
@@ -489,9 +481,8 @@ async def test_leftovers_of_a_killed_server_are_stopped(
     finally:
         leftover.kill()
         leftover.wait()
-        for leftover_container in (container, impostor):
-            with contextlib.suppress(docker.errors.DockerException):
-                docker_client.remove_container(leftover_container, force=True)
+        with contextlib.suppress(docker.errors.DockerException):
+            docker_client.remove_container(container, force=True)
 
 
 @pytest.mark.parametrize("when", ["before the answer", "mid-stream"])
@@ -535,47 +526,3 @@ async def test_a_cancelled_stream_leaves_no_socket_open(
         warnings.simplefilter("always")
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
-
-
-async def test_readiness_probe_does_not_follow_redirects(
-    engine, tmp_path, base_image, unique_name, cleanup_images
-):
-    """A container answering 302 to another address is "up"; the server never fetches the
-    address it names (it could be any host the server reaches)."""
-    import socket
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.5)
-    target = f"http://127.0.0.1:{listener.getsockname()[1]}/stolen"
-    cgi = f'#!/bin/sh\nprintf "Status: 302 Found\\r\\nLocation: {target}\\r\\n\\r\\n"\n'
-    repo = make_repo(
-        tmp_path / "redirect",
-        {
-            "Dockerfile": (
-                f"FROM {base_image}\n"
-                "RUN rm /www/index.html && mkdir -p /www/cgi-bin\n"
-                "COPY index.cgi /www/cgi-bin/index.cgi\n"
-                "RUN chmod +x /www/cgi-bin/index.cgi\n"
-                "EXPOSE 8080\n"
-                'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
-            ),
-            "index.cgi": cgi,
-        },
-        git=False,
-    )
-    image = f"{unique_name}:redirect"
-    cleanup_images.append(image)
-    events = Recorder()
-    try:
-        request = BuildRequest(image, context_of(repo), run=True, job_id=uuid.uuid4().hex[:12])
-        result = await engine.build(request, events)
-        assert result.container is not None and result.container.url
-        answer = await asyncio.to_thread(
-            requests.get, result.container.url, allow_redirects=False, timeout=10
-        )
-        assert answer.status_code == 302 and answer.headers["Location"] == target
-        with pytest.raises(TimeoutError):
-            listener.accept()  # nobody followed the redirect
-    finally:
-        listener.close()
-        await stop_containers(engine, events)

@@ -74,7 +74,7 @@ class FakeEngine(ContainerEngine):
     async def remove_image(self, ref: str) -> None:
         raise NotFound(ref)
 
-    async def containers(self, ids: Collection[str]) -> list[ContainerInfo]:
+    async def containers(self) -> list[ContainerInfo]:
         return []
 
     async def stop(self, container_id: str) -> None:

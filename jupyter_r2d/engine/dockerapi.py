@@ -53,17 +53,7 @@ JUPYTER_PORT = 8888
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : ")
 _IMAGE_ID = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect answers the probe; following it would make the server fetch a URL the
-    container chose."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # Seconds between two progress events of one pushed layer.
 _PUSH_PROGRESS_INTERVAL = 0.5
 
@@ -425,7 +415,7 @@ class DockerApiEngine(ContainerEngine):
         }
         if port is not None:
             container_labels.update({labels.PORT: str(port), labels.URL_PATH: url_path})
-        name = run_container_name(request.job_id or secrets.token_hex(6))
+        name = f"jupyter-r2d-{request.job_id or secrets.token_hex(6)}"
 
         def create(client: docker.APIClient) -> str:
             host_config = client.create_host_config(
@@ -488,35 +478,29 @@ class DockerApiEngine(ContainerEngine):
             raise NotFound(f"No container {container_id} started by jupyter_r2d")
         return _container_from_listing(listed[0])
 
-    async def containers(self, ids: Collection[str]) -> list[ContainerInfo]:
-        """The containers among ``ids`` (those runs started) that still exist, newest first.
-
-        The caller's record of ids decides what is ours: a label is no proof, any image can
-        carry ``jupyter_r2d.run``.
-        """
-        wanted = sorted(set(ids))
-        if not wanted:
-            return []
-        listed = await self._call(lambda c: c.containers(all=True, filters={"id": wanted}))
-        # Docker's id filter matches prefixes: keep exact ids only.
-        return [_container_from_listing(i) for i in listed if i.get("Id") in set(wanted)]
+    async def containers(self) -> list[ContainerInfo]:
+        """Containers started by runs (labelled ``jupyter_r2d.run``), newest first."""
+        listed = await self._call(
+            lambda c: c.containers(all=True, filters={"label": f"{labels.RUN}=true"})
+        )
+        return [_container_from_listing(item) for item in listed]
 
     async def stop(self, container_id: str) -> None:
-        """Stop and remove a container a run started (the caller checked it is one)."""
-        if not re.fullmatch(r"[0-9a-f]{64}", container_id):
-            raise InvalidRequest("container", "not a full container id")
+        """Stop and remove a container a run started; other containers are not ours."""
+        if not re.fullmatch(r"[0-9a-f]{6,64}|[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}", container_id):
+            raise InvalidRequest("container", "not a container id or name")
         try:
-            await self._call(lambda c: c.remove_container(container_id, force=True))
+            data = await self._call(lambda c: c.inspect_container(container_id))
         except DockerNotFound:
             raise NotFound(f"No container {container_id}") from None
+        if (data.get("Config", {}).get("Labels") or {}).get(labels.RUN) != "true":
+            raise NotFound(f"No container {container_id} started by jupyter_r2d")
+        await self._call(lambda c: c.remove_container(data["Id"], force=True))
 
     async def abandon(self, job_ids: Collection[str]) -> int:
         """Remove run containers of interrupted jobs (they never reported ready).
 
-        Their ids were never recorded (the job died before ``ready``), so they are found by
-        the name a run gives them, ``jupyter-r2d-<job id>``, which no image can set, and
-        the job label, which must agree. A classic build ends by itself when its client
-        connection drops with the server.
+        A classic build ends by itself when its client connection drops with the server.
         """
         wanted = set(job_ids)
         if not wanted:
@@ -524,12 +508,7 @@ class DockerApiEngine(ContainerEngine):
         listed = await self._call(
             lambda c: c.containers(all=True, filters={"label": f"{labels.RUN}=true"})
         )
-        stale = [
-            c["Id"]
-            for c in listed
-            if (job := (c.get("Labels") or {}).get(labels.JOB)) in wanted
-            and f"/{run_container_name(job)}" in (c.get("Names") or [])
-        ]
+        stale = [c["Id"] for c in listed if (c.get("Labels") or {}).get(labels.JOB) in wanted]
         for container_id in stale:
             await self._remove_container(container_id)
         return len(stale)
@@ -632,11 +611,6 @@ class DockerApiEngine(ContainerEngine):
             "skipped": skipped,
             "space_reclaimed": sum(e["size"] for e in removed),
         }
-
-
-def run_container_name(job_id: str) -> str:
-    """The name a run gives its container: ours alone, since images cannot set names."""
-    return f"jupyter-r2d-{job_id}"
 
 
 def _first_port(exposed: dict[str, Any]) -> int | None:
