@@ -41,6 +41,7 @@ from .engine import (
 )
 from .engine.credentials import registry_host
 from .errors import BuildCancelled, Conflict, InvalidRequest, NotFound, R2DError
+from .lines import hide
 from .store import JobStore
 from .validation import (
     RegistryConfig,
@@ -130,10 +131,7 @@ class Job:
 
     def redact(self, text: str) -> str:
         """``text`` with every secret of this job replaced."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return hide(text, self._secrets, REDACTED)
 
     def wake(self) -> None:
         """Tell followers there is something new."""

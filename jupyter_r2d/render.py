@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BuildFailed, InvalidRequest
+from .lines import cap
 
 #: The build args repo2docker's CLI passes (``app.py``): the notebook user and its uid.
 DEFAULT_BUILD_ARGS: dict[str, str] = {"NB_USER": "jovyan", "NB_UID": "1000"}
@@ -110,14 +111,15 @@ def _render_worker(repo_dir: str, build_args: dict[str, str], tarball: str | Non
     except Exception as err:
         # Only a plain message crosses the process boundary: no traceback for the user,
         # and no exception class the server might fail to unpickle.
-        raise RenderError(f"repo2docker could not render this source: {err}") from None
+        raise RenderError(cap(f"repo2docker could not render this source: {err}")) from None
     is_docker = isinstance(bp, DockerBuildPack)
     result = Rendered(
         buildpack=type(bp).__name__,
         dockerfile=dockerfile,
         dockerfile_path=os.path.relpath(bp.binder_path("Dockerfile")) if is_docker else None,
         r2d_version=r2d_version,
-        warnings=_warnings(bp, is_docker),
+        # The repo's own text (file names) goes into them: each one line of bounded size.
+        warnings=[cap(warning) for warning in _warnings(bp, is_docker)],
     )
     if tarball and not is_docker:
         _write_context(bp, dockerfile, build_args, tarball)

@@ -39,6 +39,7 @@ from jupyter_r2d.engine import (
 )
 from jupyter_r2d.engine.dockerapi import DockerApiEngine
 from jupyter_r2d.errors import BuildCancelled, BuildFailed
+from jupyter_r2d.lines import MAX_LINE, cut_mark
 
 pytestmark = [pytest.mark.docker]
 
@@ -526,3 +527,79 @@ async def test_a_cancelled_stream_leaves_no_socket_open(
         warnings.simplefilter("always")
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+async def test_long_lines_are_cut_and_redraws_collapse(
+    engine, tmp_path, base_image, unique_name, cleanup_images
+):
+    """A step that prints a megabyte on one line, then a megabyte of \\r redraws: every
+    event is at most MAX_LINE bytes (cut with a mark), a redraw shows its last state, and
+    the build succeeds."""
+    repo = make_repo(
+        tmp_path / "long",
+        {
+            "Dockerfile": (
+                f"FROM {base_image}\n"
+                f"RUN echo {unique_name}\n"  # no cache from an earlier run: the steps print
+                'RUN printf "%01048576d" 0 | busybox tr 0 x && echo && echo after-long-line\n'
+                "RUN seq 1 160000 | busybox tr '\\n' '\\r' && echo done-redraws\n"
+                # Small enough for BuildKit's budget of one step (below): whole on both.
+                'RUN printf "%0100000d" 0 | busybox tr 0 y && echo'
+                " && seq 1 15000 | busybox tr '\\n' '\\r' && echo small-done\n"
+            )
+        },
+        git=False,
+    )
+    image = f"{unique_name}:long"
+    cleanup_images.append(image)
+    events = Recorder()
+    await engine.build(BuildRequest(image, context_of(repo)), events)
+    assert events.terminal().phase == "ready"
+
+    messages = [e.message for e in events.events]
+    longest = max(len(m.encode()) for m in messages)
+    assert longest <= MAX_LINE + len(cut_mark(10**9)), longest
+    assert not [m for m in messages if "\r" in m]
+    assert len(messages) < 100, len(messages)  # one event a line, not one a redraw
+    assert "y" * MAX_LINE + cut_mark(100_000 - MAX_LINE) in messages
+    assert "small-done" in messages
+    cut_x = [m for m in messages if m.startswith("x" * MAX_LINE + " [… ")]
+    assert len(cut_x) == 1, [m[-60:] for m in messages]
+    if engine.name == "docker-api":
+        # The daemon sends the megabyte in pieces: they still make one line.
+        assert cut_x == ["x" * MAX_LINE + cut_mark(1024 * 1024 - MAX_LINE)]
+        assert "after-long-line" in messages and "done-redraws" in messages
+    else:
+        # BuildKit passes a step ~200 KiB at once, then clips its output (200 KiB/s, 2 MiB
+        # in all, BUILDKIT_STEP_LOG_MAX_SPEED/_SIZE of the daemon): that line is shorter.
+        assert any("output clipped" in m for m in messages), messages
+
+
+async def test_the_last_words_of_a_container_that_exits_are_capped(
+    engine, tmp_path, base_image, unique_name, cleanup_images
+):
+    """A run whose container prints a megabyte on one line and exits before its URL answers
+    fails with its last lines, each cut to MAX_LINE."""
+    repo = make_repo(
+        tmp_path / "exits",
+        {
+            "Dockerfile": (
+                f"FROM {base_image}\n"
+                "EXPOSE 8080\n"
+                'CMD ["sh", "-c", "printf %01048576d 0 | busybox tr 0 q; echo; echo bye; exit 3"]\n'
+            )
+        },
+        git=False,
+    )
+    image = f"{unique_name}:exits"
+    cleanup_images.append(image)
+    events = Recorder()
+    with pytest.raises(BuildFailed) as err:
+        await engine.build(BuildRequest(image, context_of(repo), run=True), events)
+    message = str(err.value)
+    assert message.startswith("The container exited with code 3 before its URL answered:")
+    lines = message.split("\n")[1:]
+    assert lines[-1] == "bye"
+    assert all(len(line.encode()) <= MAX_LINE + len(cut_mark(10**9)) for line in lines)
+    assert lines[-2].startswith("q" * MAX_LINE) and lines[-2].endswith(" more bytes cut]")
+    assert len(events.terminal().message.encode()) < 21 * (MAX_LINE + 64)

@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,6 +32,7 @@ from docker.utils import parse_repository_tag
 
 from .. import labels
 from ..errors import BuildFailed, Conflict, EngineUnavailable, InvalidRequest, NotFound
+from ..lines import LineSplitter, cap
 from .base import (
     BuildEvent,
     BuildRequest,
@@ -51,7 +52,7 @@ DEFAULT_UNIX_SOCKET = "unix:///var/run/docker.sock"
 #: The port repo2docker images serve Jupyter on.
 JUPYTER_PORT = 8888
 
-_STEP = re.compile(r"^Step (\d+)/(\d+) : ")
+_STEP = re.compile(r"Step (\d{1,6})/(\d{1,6}) : ")
 _IMAGE_ID = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # Seconds between two progress events of one pushed layer.
@@ -88,13 +89,6 @@ def check_ref(ref: str) -> str:
 
     parse_image_reference(ref, "ref")
     return ref
-
-
-def _lines(text: str) -> Iterator[str]:
-    for line in text.replace("\r\n", "\n").split("\n"):
-        line = line.rsplit("\r", 1)[-1].rstrip()
-        if line:
-            yield line
 
 
 class _StreamClient(docker.APIClient):
@@ -246,11 +240,11 @@ class DockerApiEngine(ContainerEngine):
             except ValueError as err:  # a garbled stream
                 if client.aborted:
                     return
-                raise BuildFailed(f"Unreadable answer from Docker: {err}") from err
+                raise BuildFailed(cap(f"Unreadable answer from Docker: {err}")) from err
             except DockerException as err:
                 if client.aborted:
                     return
-                raise BuildFailed(str(err)) from err
+                raise BuildFailed(cap(str(err))) from err
 
         future = asyncio.ensure_future(asyncio.to_thread(work))
         try:
@@ -274,7 +268,18 @@ class DockerApiEngine(ContainerEngine):
         build_labels = {**context.labels, **request.labels}
         build_args = {**context.build_args, **request.build_args}
         on_event(BuildEvent("building", f"Building {request.image} (docker-api, classic builder)"))
-        state: dict[str, Any] = {"id": None, "error": None, "tail": []}
+        state: dict[str, Any] = {"id": None, "error": None}
+        # The daemon sends a step's output in pieces of up to 32 KiB, not lines: one splitter
+        # makes lines of them (bounded, \r redraws), in the thread that reads the stream.
+        splitter = LineSplitter()
+
+        def say(lines: list[str]) -> None:
+            for line in lines:
+                if not line:
+                    continue
+                step = _STEP.match(line)
+                progress = Progress("step", int(step[1]), int(step[2])) if step else None
+                on_event(BuildEvent("building", redact(line), progress))
 
         def start(client: _StreamClient) -> Iterable[dict[str, Any]]:
             kwargs: dict[str, Any] = {
@@ -295,18 +300,13 @@ class DockerApiEngine(ContainerEngine):
 
         def handle(chunk: dict[str, Any]) -> None:
             if "stream" in chunk:
-                for line in _lines(str(chunk["stream"])):
-                    step = _STEP.match(line)
-                    progress = (
-                        Progress("step", int(step.group(1)), int(step.group(2))) if step else None
-                    )
-                    line = redact(line)
-                    state["tail"] = [*state["tail"][-19:], line]
-                    on_event(BuildEvent("building", line, progress))
-            elif "aux" in chunk and isinstance(chunk["aux"], dict) and chunk["aux"].get("ID"):
+                say(splitter.feed(str(chunk["stream"]).encode("utf-8", "replace")))
+                return
+            say(splitter.close())  # anything else ends the output line
+            if "aux" in chunk and isinstance(chunk["aux"], dict) and chunk["aux"].get("ID"):
                 state["id"] = chunk["aux"]["ID"]
             elif "error" in chunk:
-                state["error"] = redact(str(chunk.get("error") or "").strip())
+                state["error"] = cap(redact(str(chunk.get("error") or "").strip()))
                 on_event(BuildEvent("building", f"ERROR: {state['error']}"))
 
         try:
@@ -314,6 +314,7 @@ class DockerApiEngine(ContainerEngine):
         finally:
             if "file" in state:
                 state["file"].close()
+        say(splitter.close())
         if state["error"]:
             raise BuildFailed(f"Build failed: {state['error']}")
         image_id = state["id"] or await self._existing_image_id(request.image)
@@ -356,7 +357,7 @@ class DockerApiEngine(ContainerEngine):
 
         def handle(chunk: dict[str, Any]) -> None:
             if "error" in chunk:
-                state["error"] = redact(str(chunk.get("error") or "").strip())
+                state["error"] = cap(redact(str(chunk.get("error") or "").strip()))
                 return
             aux = chunk.get("aux")
             if isinstance(aux, dict) and aux.get("Digest"):
@@ -366,7 +367,7 @@ class DockerApiEngine(ContainerEngine):
             if not status:
                 return
             if not layer:
-                on_event(BuildEvent("pushing", redact(status)))
+                on_event(BuildEvent("pushing", cap(redact(status))))
                 return
             state["layers"].setdefault(layer, len(state["layers"]) + 1)
             detail = chunk.get("progressDetail") or {}
@@ -377,7 +378,7 @@ class DockerApiEngine(ContainerEngine):
             state["seen"][layer] = (status, now)
             current, total = detail.get("current"), detail.get("total")
             progress = Progress("layer", int(current or 0), total, layer) if current else None
-            on_event(BuildEvent("pushing", f"{layer}: {status}", progress))
+            on_event(BuildEvent("pushing", cap(redact(f"{layer}: {status}")), progress))
 
         await self._stream(request.credentials, start, handle)
         if state["error"]:
@@ -452,8 +453,7 @@ class DockerApiEngine(ContainerEngine):
         while True:
             state = (await self._call(lambda c: c.inspect_container(container_id)))["State"]
             if not state.get("Running"):
-                logs = await self._call(lambda c: c.logs(container_id, tail=20))
-                tail = logs.decode("utf-8", "replace").strip()
+                tail = await self._call(_last_lines, container_id)
                 raise BuildFailed(
                     f"The container exited with code {state.get('ExitCode')} before its URL "
                     f"answered" + (f":\n{tail}" if tail else "")
@@ -616,6 +616,14 @@ def _first_port(exposed: dict[str, Any]) -> int | None:
         int(key.split("/")[0]) for key in exposed if key.endswith("/tcp") or "/" not in key
     )
     return ports[0] if ports else None
+
+
+def _last_lines(client: docker.APIClient, container_id: str, count: int = 20) -> str:
+    """The last lines a container printed, each capped (read in a worker thread)."""
+    splitter = LineSplitter()
+    data = client.logs(container_id, tail=count)
+    lines = [line for line in splitter.feed(data) + splitter.close() if line]
+    return "\n".join(lines[-count:])
 
 
 def _answers(url: str) -> bool:
