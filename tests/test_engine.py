@@ -12,6 +12,7 @@ import gc
 import io
 import json
 import os
+import socket
 import subprocess
 import tarfile
 import tempfile
@@ -573,6 +574,79 @@ async def test_long_lines_are_cut_and_redraws_collapse(
         # BuildKit passes a step ~200 KiB at once, then clips its output (200 KiB/s, 2 MiB
         # in all, BUILDKIT_STEP_LOG_MAX_SPEED/_SIZE of the daemon): that line is shorter.
         assert any("output clipped" in m for m in messages), messages
+
+
+@contextlib.contextmanager
+def http_listener() -> Iterator[tuple[int, list[bytes]]]:
+    """A local HTTP listener that records every request it gets (and answers 200)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    requests_seen: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    requests_seen.append(conn.recv(4096))
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], requests_seen
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+async def test_the_readiness_probe_does_not_follow_a_redirect(
+    engine, tmp_path, base_image, unique_name, cleanup_images
+):
+    """A container answering 302 to another address has answered: the server does not
+    fetch the address it names."""
+    with http_listener() as (port, seen):
+        script = (
+            "#!/bin/sh\n"
+            f'printf "HTTP/1.1 302 Found\\r\\nLocation: http://127.0.0.1:{port}/\\r\\n'
+            'Content-Length: 0\\r\\n\\r\\n"\n'
+        )
+        repo = make_repo(
+            tmp_path / "redirect",
+            {
+                # busybox httpd runs cgi-bin/index.cgi for "/" when there is no index.html.
+                "Dockerfile": (
+                    f"FROM {base_image}\n"
+                    "COPY index.cgi /www/cgi-bin/index.cgi\n"
+                    "RUN chmod +x /www/cgi-bin/index.cgi && rm -f /www/index.html\n"
+                    "EXPOSE 8080\n"
+                    'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+                ),
+                "index.cgi": script,
+            },
+            git=False,
+        )
+        image = f"{unique_name}:redirect"
+        cleanup_images.append(image)
+        events = Recorder()
+        try:
+            result = await engine.build(BuildRequest(image, context_of(repo), run=True), events)
+            assert result.container is not None and result.container.url
+            answer = await asyncio.to_thread(
+                requests.get, result.container.url, timeout=10, allow_redirects=False
+            )
+            assert answer.status_code == 302
+            assert answer.headers["Location"] == f"http://127.0.0.1:{port}/"
+            await asyncio.sleep(0.3)  # a request the probe made would have landed by now
+            assert seen == []
+        finally:
+            await stop_containers(engine, events)
 
 
 async def test_the_last_words_of_a_container_that_exits_are_capped(

@@ -54,7 +54,18 @@ JUPYTER_PORT = 8888
 
 _STEP = re.compile(r"Step (\d{1,6})/(\d{1,6}) : ")
 _IMAGE_ID = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer: never follow it (the container chooses where it points, and
+    the server must not fetch an address a container names)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+# No proxy from the environment between us and a local port; no redirect followed.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 # Seconds between two progress events of one pushed layer.
 _PUSH_PROGRESS_INTERVAL = 0.5
 
@@ -627,13 +638,13 @@ def _last_lines(client: docker.APIClient, container_id: str, count: int = 20) ->
 
 
 def _answers(url: str) -> bool:
-    """Whether an HTTP server answers at ``url`` (any status counts)."""
+    """Whether an HTTP server answers at ``url`` (any status counts, a redirect too)."""
     try:
-        # The URL is ours (http://host:port/...), built from the daemon's port mapping; no
-        # proxy from the environment stands between us and a local port.
+        # The URL is ours (http://host:port/...), built from the daemon's port mapping.
         with _DIRECT.open(url, timeout=2):
             return True
-    except urllib.error.HTTPError:
+    except urllib.error.HTTPError as err:
+        err.close()
         return True
     except (OSError, ValueError):
         return False
