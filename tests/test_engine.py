@@ -28,6 +28,7 @@ import docker
 import pytest
 import requests
 from conftest import Registry, httpd_dockerfile, make_repo
+from dockerimages import build_image
 
 from jupyter_r2d import labels
 from jupyter_r2d.engine import (
@@ -138,11 +139,11 @@ async def test_build_and_run_serves_its_url(engine, repo, unique_name, cleanup_i
         assert events.phases.index("built") < events.phases.index("launching")
         assert events.terminal().extra["url"] == url
 
-        listed = {c.id: c for c in await engine.containers()}
+        listed = {c.id: c for c in await engine.containers([result.container.id])}
         assert listed[result.container.id].job_id == request.job_id
         assert listed[result.container.id].url == url
         await engine.stop(result.container.id)
-        assert result.container.id not in {c.id for c in await engine.containers()}
+        assert await engine.containers([result.container.id]) == []
     finally:
         await stop_containers(engine, events)
 
@@ -179,7 +180,7 @@ async def test_push_and_run_an_existing_image_without_rebuilding(
     engine, registry: Registry, base_image, docker_client, unique_name, cleanup_images
 ):
     image = f"{registry.address}/{unique_name}:existing"
-    _build_image(docker_client, httpd_dockerfile(base_image), image)
+    build_image(docker_client, httpd_dockerfile(base_image), image)
     cleanup_images.append(image)
     events = Recorder()
     try:
@@ -294,7 +295,7 @@ async def test_deprecated_run_and_push_warn_and_work(
     assert pushed.digest == registry.digest(unique_name, "old-api")
 
     served = f"{unique_name}:served"
-    _build_image(docker_client, httpd_dockerfile(base_image), served)
+    build_image(docker_client, httpd_dockerfile(base_image), served)
     cleanup_images.append(served)
     with pytest.warns(DeprecationWarning, match="run"):
         ran = await engine.run(served)
@@ -408,20 +409,6 @@ def _containers_with(client: docker.APIClient, marker: str) -> list[str]:
     return [c["Id"] for c in client.containers(all=True) if marker in (c.get("Command") or "")]
 
 
-def _build_image(client: docker.APIClient, dockerfile: str, tag: str) -> None:
-    """Build an image directly with docker-py (the engine is not under test here)."""
-    data = dockerfile.encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    stream = client.build(fileobj=buffer, custom_context=True, tag=tag, rm=True, decode=True)
-    for chunk in stream:
-        assert "error" not in chunk, chunk
-
-
 async def test_build_from_a_context_tarball(
     engine, tmp_path, base_image, unique_name, cleanup_images
 ):
@@ -462,12 +449,23 @@ async def test_leftovers_of_a_killed_server_are_stopped(
              "--label", f"{labels.JOB}={job_id}", "--tag", f"{unique_name}:left", str(repo)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
+    # The run's container, as a run creates it: named for the job, with the job's labels.
     container = docker_client.create_container(
         base_image,
         command=["sleep", "60"],
+        name=f"jupyter-r2d-{job_id}",
         labels={labels.RUN: "true", labels.JOB: job_id},
     )["Id"]
     docker_client.start(container)
+    # Someone else's container whose image carries the same labels: not ours to remove.
+    lookalike = f"{unique_name}:lookalike"
+    build_image(
+        docker_client,
+        f"FROM {base_image}\nLABEL {labels.RUN}=true {labels.JOB}={job_id}\n",
+        lookalike,
+    )
+    foreign = docker_client.create_container(lookalike, command=["sleep", "60"])["Id"]
+    docker_client.start(foreign)
     try:
         deadline = time.monotonic() + 60
         while marker not in log.read_text():
@@ -475,6 +473,7 @@ async def test_leftovers_of_a_killed_server_are_stopped(
             await asyncio.sleep(0.1)
         stopped = await engine.abandon([job_id, "another-job"])
         assert container not in {c["Id"] for c in docker_client.containers(all=True)}
+        assert docker_client.inspect_container(foreign)["State"]["Running"]
         if engine.name == "buildx":
             assert stopped == 2
             assert await asyncio.to_thread(leftover.wait, 5) != 0
@@ -483,8 +482,11 @@ async def test_leftovers_of_a_killed_server_are_stopped(
     finally:
         leftover.kill()
         leftover.wait()
+        for created in (container, foreign):
+            with contextlib.suppress(docker.errors.DockerException):
+                docker_client.remove_container(created, force=True)
         with contextlib.suppress(docker.errors.DockerException):
-            docker_client.remove_container(container, force=True)
+            docker_client.remove_image(lookalike, force=True)
 
 
 @pytest.mark.parametrize("when", ["before the answer", "mid-stream"])

@@ -54,6 +54,7 @@ JUPYTER_PORT = 8888
 
 _STEP = re.compile(r"Step (\d{1,6})/(\d{1,6}) : ")
 _IMAGE_ID = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
+_CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -425,7 +426,7 @@ class DockerApiEngine(ContainerEngine):
         }
         if port is not None:
             container_labels.update({labels.PORT: str(port), labels.URL_PATH: url_path})
-        name = f"jupyter-r2d-{request.job_id or secrets.token_hex(6)}"
+        name = _container_name(request.job_id or secrets.token_hex(6))
 
         def create(client: docker.APIClient) -> str:
             host_config = client.create_host_config(
@@ -487,37 +488,43 @@ class DockerApiEngine(ContainerEngine):
             raise NotFound(f"No container {container_id} started by jupyter_r2d")
         return _container_from_listing(listed[0])
 
-    async def containers(self) -> list[ContainerInfo]:
-        """Containers started by runs (labelled ``jupyter_r2d.run``), newest first."""
-        listed = await self._call(
-            lambda c: c.containers(all=True, filters={"label": f"{labels.RUN}=true"})
-        )
-        return [_container_from_listing(item) for item in listed]
+    async def containers(self, ids: Collection[str]) -> list[ContainerInfo]:
+        """The containers among ``ids`` (full ids) that still exist, newest first."""
+        wanted = set(ids)
+        if not wanted:
+            return []
+        # The label only narrows the listing: any image can carry it, the id decides.
+        listed = await self._call(lambda c: c.containers(all=True, filters={"label": labels.RUN}))
+        return [_container_from_listing(item) for item in listed if item["Id"] in wanted]
 
     async def stop(self, container_id: str) -> None:
-        """Stop and remove a container a run started; other containers are not ours."""
-        if not re.fullmatch(r"[0-9a-f]{6,64}|[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}", container_id):
-            raise InvalidRequest("container", "not a container id or name")
+        """Stop and remove the container with this full id; NotFound when it is gone."""
+        if not _CONTAINER_ID.fullmatch(container_id):
+            raise InvalidRequest("container", "not a full container id")
         try:
-            data = await self._call(lambda c: c.inspect_container(container_id))
+            await self._call(lambda c: c.remove_container(container_id, force=True))
         except DockerNotFound:
             raise NotFound(f"No container {container_id}") from None
-        if (data.get("Config", {}).get("Labels") or {}).get(labels.RUN) != "true":
-            raise NotFound(f"No container {container_id} started by jupyter_r2d")
-        await self._call(lambda c: c.remove_container(data["Id"], force=True))
 
     async def abandon(self, job_ids: Collection[str]) -> int:
         """Remove run containers of interrupted jobs (they never reported ready).
 
-        A classic build ends by itself when its client connection drops with the server.
+        Their ids never reached the records (a run records its container once it answers),
+        so they are known by the name a run gives them, ``jupyter-r2d-<job id>``, together
+        with the job's label: an image can carry any label, but only whoever creates a
+        container names it. A classic build ends by itself when its client connection drops
+        with the server.
         """
         wanted = set(job_ids)
         if not wanted:
             return 0
-        listed = await self._call(
-            lambda c: c.containers(all=True, filters={"label": f"{labels.RUN}=true"})
-        )
-        stale = [c["Id"] for c in listed if (c.get("Labels") or {}).get(labels.JOB) in wanted]
+        listed = await self._call(lambda c: c.containers(all=True, filters={"label": labels.RUN}))
+        stale = [
+            c["Id"]
+            for c in listed
+            if (job := (c.get("Labels") or {}).get(labels.JOB)) in wanted
+            and f"/{_container_name(job)}" in (c.get("Names") or [])
+        ]
         for container_id in stale:
             await self._remove_container(container_id)
         return len(stale)
@@ -620,6 +627,11 @@ class DockerApiEngine(ContainerEngine):
             "skipped": skipped,
             "space_reclaimed": sum(e["size"] for e in removed),
         }
+
+
+def _container_name(job_id: str) -> str:
+    """The name a run gives its container (how :meth:`DockerApiEngine.abandon` knows it)."""
+    return f"jupyter-r2d-{job_id}"
 
 
 def _first_port(exposed: dict[str, Any]) -> int | None:
