@@ -93,7 +93,7 @@ async def test_labels_and_prune(
     view = await get_json(jp_fetch, "images", image)
     # The folder's changes were not committed: no --ref, and the folder by its full path.
     assert view["reproduce"] == (
-        f"repo2docker --no-run --image-name {image} {(jp_root_dir / 'twice').resolve()}"
+        f"repo2docker --no-run --image-name={image} -- {(jp_root_dir / 'twice').resolve()}"
     )
 
     response = await jp_fetch("r2d", "api", "images", "prune", method="POST", body="")
