@@ -264,12 +264,12 @@ class PruneHandler(ImageHandler):
 
 
 class ContainersHandler(R2DHandler):
-    """``GET containers``: containers started by runs."""
+    """``GET containers``: containers started by this server's runs."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        containers = await self.engine.containers()
+        containers = await self.jobs.containers()
         self.write_json({"containers": [c.to_dict() for c in containers]})
 
 
@@ -279,7 +279,7 @@ class ContainerHandler(R2DHandler):
     @web.authenticated
     @authorized
     async def delete(self, container_id: str) -> None:
-        await self.engine.stop(container_id)
+        await self.jobs.stop_container(container_id)
         self.set_status(204)
         self.finish()
 

@@ -36,11 +36,13 @@ from .engine import (
     BuildEvent,
     BuildRequest,
     ContainerEngine,
+    ContainerInfo,
     RegistryCredentials,
     RunOptions,
 )
 from .engine.credentials import registry_host
 from .errors import BuildCancelled, Conflict, InvalidRequest, NotFound, R2DError
+from .lines import hide
 from .store import JobStore
 from .validation import (
     RegistryConfig,
@@ -129,10 +131,7 @@ class Job:
 
     def redact(self, text: str) -> str:
         """``text`` with every secret of this job replaced."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return hide(text, self._secrets, REDACTED)
 
     def wake(self) -> None:
         """Tell followers there is something new."""
@@ -258,6 +257,32 @@ class JobManager:
         if job is None:
             raise NotFound(f"no build job {job_id!r}")
         return job
+
+    async def containers(self) -> list[ContainerInfo]:
+        """The containers this server's runs started that still exist."""
+        await self.ensure_started()
+        return await self.engine.containers(self._run_containers())
+
+    async def stop_container(self, container_id: str) -> None:
+        """Stop and remove a container a run started, by its id or a 12+ digit prefix of it;
+        NotFound for any other container, whatever labels it carries."""
+        await self.ensure_started()
+        ours = self._run_containers()
+        if container_id not in ours:
+            prefixed = [i for i in ours if len(container_id) >= 12 and i.startswith(container_id)]
+            if len(prefixed) != 1:
+                raise NotFound(f"No container {container_id} started by jupyter_r2d")
+            container_id = prefixed[0]
+        await self.engine.stop(container_id)
+
+    def _run_containers(self) -> set[str]:
+        """Ids of the containers runs started, as the job records hold them: the one proof
+        that a container is ours (an image can carry our labels; a record is ours alone)."""
+        return {
+            str(container["id"])
+            for job in self.jobs.values()
+            if isinstance(container := job.record.get("container"), dict) and container.get("id")
+        }
 
     async def inspect_image(self, ref: str) -> dict[str, Any]:
         """The engine's inspect view plus the command that reproduces the build."""

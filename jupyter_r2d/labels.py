@@ -63,15 +63,17 @@ def reproduce_command(
     source = info["source"]
     if root_dir is not None and JOB in image_labels and not _is_remote(source):
         source = str(Path(root_dir, source).resolve())
+    # Labels are an image's to set: each value is glued to its option and the source comes
+    # after "--", so none of them is ever read as an option ("--ref=-x", "-- -source").
     args = ["repo2docker", "--no-run"]
     if image:
-        args += ["--image-name", image]
+        args.append(f"--image-name={image}")
     ref = info["commit"] or info["ref"]
     if ref and not info["dirty"]:
-        args += ["--ref", ref]
+        args.append(f"--ref={ref}")
     if info["subdir"]:
-        args += ["--subdir", info["subdir"]]
-    args.append(source)
+        args.append(f"--subdir={info['subdir']}")
+    args += ["--", source]
     return shlex.join(args)
 
 

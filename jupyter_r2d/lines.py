@@ -8,23 +8,66 @@ in the input. A ``\\r`` redraws the line (progress bars): only its last state is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 #: Longest line (in UTF-8 bytes) kept from any untrusted output.
 MAX_LINE = 8192
 
 
+#: How every cut mark begins and ends.
+_MARK_START, _MARK_END = " [… ", " more bytes cut]"
+
+
 def cut_mark(dropped: int) -> str:
     """What ends a line that was cut, saying how much of it was left out."""
-    return f" [… {dropped:,} more bytes cut]"
+    return f"{_MARK_START}{dropped:,}{_MARK_END}"
+
+
+def hide(text: str, secrets: Iterable[str], mask: str) -> str:
+    """``text`` with every secret replaced by ``mask``.
+
+    A line may have been cut in the middle of a secret: the start of it that ends the kept
+    part is masked too (the rest went with the cut bytes), so no prefix of a secret shows.
+    """
+    secrets = [secret for secret in secrets if secret]
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, mask)
+    kept, dropped = _cut_off(text)
+    if not dropped:
+        return text
+    for secret in secrets:
+        # The longest start of the secret that ends the kept part (secrets are short).
+        for size in range(min(len(secret) - 1, len(kept)), 0, -1):
+            if kept.endswith(secret[:size]):
+                kept = kept[:-size] + mask
+                break
+    return kept + cut_mark(dropped)
 
 
 def cap(line: str, limit: int = MAX_LINE) -> str:
-    """``line`` cut to ``limit`` UTF-8 bytes (a short line costs one length check)."""
+    """``line`` cut to ``limit`` UTF-8 bytes (a short line costs one length check).
+
+    A line already cut (by a :class:`LineSplitter` or ``cap``) keeps its mark when the rest
+    fits, and its count grows when it is cut again: ``cap`` of a capped line is that line.
+    """
     if len(line) * 4 <= limit:
         return line  # even all 4-byte characters would fit
-    data = line.encode("utf-8", "replace")
+    text, dropped = _cut_off(line)
+    data = text.encode("utf-8", "replace")
     if len(data) <= limit:
         return line
-    return data[:limit].decode("utf-8", "ignore") + cut_mark(len(data) - limit)
+    return data[:limit].decode("utf-8", "ignore") + cut_mark(len(data) - limit + dropped)
+
+
+def _cut_off(line: str) -> tuple[str, int]:
+    """(the kept part, how many bytes were cut) of a line that ends with a cut mark."""
+    if line.endswith(_MARK_END):
+        start = line.rfind(_MARK_START)
+        count = line[start + len(_MARK_START) : -len(_MARK_END)].replace(",", "")
+        if start >= 0 and count.isdigit() and len(count) <= 20:
+            return line[:start], int(count)
+    return line, 0
 
 
 class LineSplitter:

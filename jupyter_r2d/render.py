@@ -34,6 +34,7 @@ from typing import Any
 from . import context
 from .context import ContextRules
 from .errors import BuildFailed, InvalidRequest, RenderTimeout, UpstreamUnavailable
+from .lines import cap
 from .workerpool import WorkerDied, WorkerPool, WorkerTimeout
 
 #: The build args repo2docker's CLI passes (``app.py``): the notebook user and its uid.
@@ -262,14 +263,15 @@ def _detect_and_render(
         bp.platform = get_platform()
         dockerfile = bp.render(build_args)
     except Exception as err:
-        raise RenderError(f"repo2docker could not render this source: {err}") from None
+        raise RenderError(cap(f"repo2docker could not render this source: {err}")) from None
     is_docker = isinstance(bp, DockerBuildPack)
     rendered = Rendered(
         buildpack=type(bp).__name__,
         dockerfile=dockerfile,
         dockerfile_path="Dockerfile",
         r2d_version=r2d_version,
-        warnings=_warnings(bp, is_docker, repo_dir),
+        # The repo's own text (file names) goes into them: each one line of bounded size.
+        warnings=[cap(warning) for warning in _warnings(bp, is_docker, repo_dir)],
     )
     return rendered, bp
 

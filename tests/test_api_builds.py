@@ -108,7 +108,8 @@ async def test_build_run_push_followed_by_two_clients(
     with pytest.raises(HTTPClientError) as err:
         await call(jp_fetch, "images", image, method="DELETE")
     assert err.value.code == 409
-    code, _, _ = await call(jp_fetch, "containers", record["container"]["id"], method="DELETE")
+    # By its short id, as `docker ps` shows it.
+    code, _, _ = await call(jp_fetch, "containers", record["container"]["id"][:12], method="DELETE")
     assert code == 204
     with pytest.raises(HTTPClientError) as err:
         await call(jp_fetch, "containers", record["container"]["id"], method="DELETE")

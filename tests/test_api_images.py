@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 from conftest import httpd_dockerfile, make_repo, parse_sse
+from dockerimages import build_image
 from tornado.httpclient import HTTPClientError
+
+from jupyter_r2d import labels
 
 pytestmark = [pytest.mark.docker]
 
@@ -90,7 +93,7 @@ async def test_labels_and_prune(
     view = await get_json(jp_fetch, "images", image)
     # The folder's changes were not committed: no --ref, and the folder by its full path.
     assert view["reproduce"] == (
-        f"repo2docker --no-run --image-name {image} {(jp_root_dir / 'twice').resolve()}"
+        f"repo2docker --no-run --image-name={image} -- {(jp_root_dir / 'twice').resolve()}"
     )
 
     response = await jp_fetch("r2d", "api", "images", "prune", method="POST", body="")
@@ -112,3 +115,31 @@ async def test_containers_list(jp_fetch):
     listing = await get_json(jp_fetch, "containers")
     assert isinstance(listing["containers"], list)
     await asyncio.sleep(0)
+
+
+async def test_a_container_labelled_like_ours_is_not_ours(
+    jp_fetch, docker_client, base_image, unique_name, cleanup_images
+):
+    """Any image can carry jupyter_r2d's labels, and its containers inherit them: one that
+    this server did not start is neither listed nor stoppable."""
+    image = f"{unique_name}:lookalike"
+    build_image(
+        docker_client,
+        f"FROM {base_image}\n"
+        f"LABEL {labels.RUN}=true {labels.JOB}=0123456789ab {labels.PORT}=8080\n",
+        image,
+    )
+    cleanup_images.append(image)
+    container = docker_client.create_container(image, command=["sleep", "60"])["Id"]
+    docker_client.start(container)
+    try:
+        listing = await get_json(jp_fetch, "containers")
+        assert container not in {c["id"] for c in listing["containers"]}
+        for ref in (container, container[:12]):
+            with pytest.raises(HTTPClientError) as err:
+                await jp_fetch("r2d", "api", "containers", ref, method="DELETE")
+            assert err.value.code == 404
+            assert "started by jupyter_r2d" in json.loads(err.value.response.body)["message"]
+        assert docker_client.inspect_container(container)["State"]["Running"]
+    finally:
+        docker_client.remove_container(container, force=True)

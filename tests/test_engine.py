@@ -12,6 +12,7 @@ import gc
 import io
 import json
 import os
+import socket
 import subprocess
 import tarfile
 import tempfile
@@ -27,6 +28,7 @@ import docker
 import pytest
 import requests
 from conftest import Registry, httpd_dockerfile, make_repo
+from dockerimages import build_image
 
 from jupyter_r2d import labels
 from jupyter_r2d.engine import (
@@ -39,6 +41,7 @@ from jupyter_r2d.engine import (
 )
 from jupyter_r2d.engine.dockerapi import DockerApiEngine
 from jupyter_r2d.errors import BuildCancelled, BuildFailed
+from jupyter_r2d.lines import MAX_LINE, cut_mark
 
 pytestmark = [pytest.mark.docker]
 
@@ -136,11 +139,11 @@ async def test_build_and_run_serves_its_url(engine, repo, unique_name, cleanup_i
         assert events.phases.index("built") < events.phases.index("launching")
         assert events.terminal().extra["url"] == url
 
-        listed = {c.id: c for c in await engine.containers()}
+        listed = {c.id: c for c in await engine.containers([result.container.id])}
         assert listed[result.container.id].job_id == request.job_id
         assert listed[result.container.id].url == url
         await engine.stop(result.container.id)
-        assert result.container.id not in {c.id for c in await engine.containers()}
+        assert await engine.containers([result.container.id]) == []
     finally:
         await stop_containers(engine, events)
 
@@ -177,7 +180,7 @@ async def test_push_and_run_an_existing_image_without_rebuilding(
     engine, registry: Registry, base_image, docker_client, unique_name, cleanup_images
 ):
     image = f"{registry.address}/{unique_name}:existing"
-    _build_image(docker_client, httpd_dockerfile(base_image), image)
+    build_image(docker_client, httpd_dockerfile(base_image), image)
     cleanup_images.append(image)
     events = Recorder()
     try:
@@ -292,7 +295,7 @@ async def test_deprecated_run_and_push_warn_and_work(
     assert pushed.digest == registry.digest(unique_name, "old-api")
 
     served = f"{unique_name}:served"
-    _build_image(docker_client, httpd_dockerfile(base_image), served)
+    build_image(docker_client, httpd_dockerfile(base_image), served)
     cleanup_images.append(served)
     with pytest.warns(DeprecationWarning, match="run"):
         ran = await engine.run(served)
@@ -406,20 +409,6 @@ def _containers_with(client: docker.APIClient, marker: str) -> list[str]:
     return [c["Id"] for c in client.containers(all=True) if marker in (c.get("Command") or "")]
 
 
-def _build_image(client: docker.APIClient, dockerfile: str, tag: str) -> None:
-    """Build an image directly with docker-py (the engine is not under test here)."""
-    data = dockerfile.encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    stream = client.build(fileobj=buffer, custom_context=True, tag=tag, rm=True, decode=True)
-    for chunk in stream:
-        assert "error" not in chunk, chunk
-
-
 async def test_build_from_a_context_tarball(
     engine, tmp_path, base_image, unique_name, cleanup_images
 ):
@@ -460,12 +449,23 @@ async def test_leftovers_of_a_killed_server_are_stopped(
              "--label", f"{labels.JOB}={job_id}", "--tag", f"{unique_name}:left", str(repo)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
+    # The run's container, as a run creates it: named for the job, with the job's labels.
     container = docker_client.create_container(
         base_image,
         command=["sleep", "60"],
+        name=f"jupyter-r2d-{job_id}",
         labels={labels.RUN: "true", labels.JOB: job_id},
     )["Id"]
     docker_client.start(container)
+    # Someone else's container whose image carries the same labels: not ours to remove.
+    lookalike = f"{unique_name}:lookalike"
+    build_image(
+        docker_client,
+        f"FROM {base_image}\nLABEL {labels.RUN}=true {labels.JOB}={job_id}\n",
+        lookalike,
+    )
+    foreign = docker_client.create_container(lookalike, command=["sleep", "60"])["Id"]
+    docker_client.start(foreign)
     try:
         deadline = time.monotonic() + 60
         while marker not in log.read_text():
@@ -473,6 +473,7 @@ async def test_leftovers_of_a_killed_server_are_stopped(
             await asyncio.sleep(0.1)
         stopped = await engine.abandon([job_id, "another-job"])
         assert container not in {c["Id"] for c in docker_client.containers(all=True)}
+        assert docker_client.inspect_container(foreign)["State"]["Running"]
         if engine.name == "buildx":
             assert stopped == 2
             assert await asyncio.to_thread(leftover.wait, 5) != 0
@@ -481,8 +482,11 @@ async def test_leftovers_of_a_killed_server_are_stopped(
     finally:
         leftover.kill()
         leftover.wait()
+        for created in (container, foreign):
+            with contextlib.suppress(docker.errors.DockerException):
+                docker_client.remove_container(created, force=True)
         with contextlib.suppress(docker.errors.DockerException):
-            docker_client.remove_container(container, force=True)
+            docker_client.remove_image(lookalike, force=True)
 
 
 @pytest.mark.parametrize("when", ["before the answer", "mid-stream"])
@@ -526,3 +530,152 @@ async def test_a_cancelled_stream_leaves_no_socket_open(
         warnings.simplefilter("always")
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+async def test_long_lines_are_cut_and_redraws_collapse(
+    engine, tmp_path, base_image, unique_name, cleanup_images
+):
+    """A step that prints a megabyte on one line, then a megabyte of \\r redraws: every
+    event is at most MAX_LINE bytes (cut with a mark), a redraw shows its last state, and
+    the build succeeds."""
+    repo = make_repo(
+        tmp_path / "long",
+        {
+            "Dockerfile": (
+                f"FROM {base_image}\n"
+                f"RUN echo {unique_name}\n"  # no cache from an earlier run: the steps print
+                'RUN printf "%01048576d" 0 | busybox tr 0 x && echo && echo after-long-line\n'
+                "RUN seq 1 160000 | busybox tr '\\n' '\\r' && echo done-redraws\n"
+                # Small enough for BuildKit's budget of one step (below): whole on both.
+                'RUN printf "%0100000d" 0 | busybox tr 0 y && echo'
+                " && seq 1 15000 | busybox tr '\\n' '\\r' && echo small-done\n"
+            )
+        },
+        git=False,
+    )
+    image = f"{unique_name}:long"
+    cleanup_images.append(image)
+    events = Recorder()
+    await engine.build(BuildRequest(image, context_of(repo)), events)
+    assert events.terminal().phase == "ready"
+
+    messages = [e.message for e in events.events]
+    longest = max(len(m.encode()) for m in messages)
+    assert longest <= MAX_LINE + len(cut_mark(10**9)), longest
+    assert not [m for m in messages if "\r" in m]
+    assert len(messages) < 100, len(messages)  # one event a line, not one a redraw
+    assert "y" * MAX_LINE + cut_mark(100_000 - MAX_LINE) in messages
+    assert "small-done" in messages
+    cut_x = [m for m in messages if m.startswith("x" * MAX_LINE + " [… ")]
+    assert len(cut_x) == 1, [m[-60:] for m in messages]
+    if engine.name == "docker-api":
+        # The daemon sends the megabyte in pieces: they still make one line.
+        assert cut_x == ["x" * MAX_LINE + cut_mark(1024 * 1024 - MAX_LINE)]
+        assert "after-long-line" in messages and "done-redraws" in messages
+    else:
+        # BuildKit passes a step ~200 KiB at once, then clips its output (200 KiB/s, 2 MiB
+        # in all, BUILDKIT_STEP_LOG_MAX_SPEED/_SIZE of the daemon): that line is shorter.
+        assert any("output clipped" in m for m in messages), messages
+
+
+@contextlib.contextmanager
+def http_listener() -> Iterator[tuple[int, list[bytes]]]:
+    """A local HTTP listener that records every request it gets (and answers 200)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    requests_seen: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    requests_seen.append(conn.recv(4096))
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], requests_seen
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+async def test_the_readiness_probe_does_not_follow_a_redirect(
+    engine, tmp_path, base_image, unique_name, cleanup_images
+):
+    """A container answering 302 to another address has answered: the server does not
+    fetch the address it names."""
+    with http_listener() as (port, seen):
+        script = (
+            "#!/bin/sh\n"
+            f'printf "HTTP/1.1 302 Found\\r\\nLocation: http://127.0.0.1:{port}/\\r\\n'
+            'Content-Length: 0\\r\\n\\r\\n"\n'
+        )
+        repo = make_repo(
+            tmp_path / "redirect",
+            {
+                # busybox httpd runs cgi-bin/index.cgi for "/" when there is no index.html.
+                "Dockerfile": (
+                    f"FROM {base_image}\n"
+                    "COPY index.cgi /www/cgi-bin/index.cgi\n"
+                    "RUN chmod +x /www/cgi-bin/index.cgi && rm -f /www/index.html\n"
+                    "EXPOSE 8080\n"
+                    'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+                ),
+                "index.cgi": script,
+            },
+            git=False,
+        )
+        image = f"{unique_name}:redirect"
+        cleanup_images.append(image)
+        events = Recorder()
+        try:
+            result = await engine.build(BuildRequest(image, context_of(repo), run=True), events)
+            assert result.container is not None and result.container.url
+            answer = await asyncio.to_thread(
+                requests.get, result.container.url, timeout=10, allow_redirects=False
+            )
+            assert answer.status_code == 302
+            assert answer.headers["Location"] == f"http://127.0.0.1:{port}/"
+            await asyncio.sleep(0.3)  # a request the probe made would have landed by now
+            assert seen == []
+        finally:
+            await stop_containers(engine, events)
+
+
+async def test_the_last_words_of_a_container_that_exits_are_capped(
+    engine, tmp_path, base_image, unique_name, cleanup_images
+):
+    """A run whose container prints a megabyte on one line and exits before its URL answers
+    fails with its last lines, each cut to MAX_LINE."""
+    repo = make_repo(
+        tmp_path / "exits",
+        {
+            "Dockerfile": (
+                f"FROM {base_image}\n"
+                "EXPOSE 8080\n"
+                'CMD ["sh", "-c", "printf %01048576d 0 | busybox tr 0 q; echo; echo bye; exit 3"]\n'
+            )
+        },
+        git=False,
+    )
+    image = f"{unique_name}:exits"
+    cleanup_images.append(image)
+    events = Recorder()
+    with pytest.raises(BuildFailed) as err:
+        await engine.build(BuildRequest(image, context_of(repo), run=True), events)
+    message = str(err.value)
+    assert message.startswith("The container exited with code 3 before its URL answered:")
+    lines = message.split("\n")[1:]
+    assert lines[-1] == "bye"
+    assert all(len(line.encode()) <= MAX_LINE + len(cut_mark(10**9)) for line in lines)
+    assert lines[-2].startswith("q" * MAX_LINE) and lines[-2].endswith(" more bytes cut]")
+    assert len(events.terminal().message.encode()) < 21 * (MAX_LINE + 64)

@@ -1,17 +1,23 @@
-"""Narrow unit tests of the engine's pieces: rawjson decoding, private docker configs."""
+"""Narrow unit tests of the engine's pieces: rawjson decoding, private docker configs, bounded
+handling of untrusted output."""
 
 from __future__ import annotations
 
 import base64
 import json
 import stat
+import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from jupyter_r2d.engine import BuildEvent, RegistryCredentials
 from jupyter_r2d.engine.credentials import private_docker_config, redactor
-from jupyter_r2d.engine.progress import ProgressTranslator, RawJsonDecoder
+from jupyter_r2d.engine.progress import MAX_OBJECT, ProgressTranslator, RawJsonDecoder
+from jupyter_r2d.jobs import Job
+from jupyter_r2d.lines import MAX_LINE, LineSplitter, cap, cut_mark
 
 VERTEX = "sha256:" + "a" * 64
 
@@ -140,3 +146,129 @@ def test_transfers_report_progress_at_most_once_a_second_and_when_done():
         "naming to x done",
     ]
     assert events[1].progress is not None and events[1].progress.current == 50_000_000
+
+
+# --- bounded time and memory over untrusted output ------------------------------------------
+
+CHUNK = 64 * 1024
+
+
+def peak_memory(work: Callable[[], object]) -> tuple[object, int]:
+    """``work()``'s result and the peak of memory allocated while it ran."""
+    tracemalloc.start()
+    try:
+        result = work()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_json_object_that_never_ends_holds_bounded_memory_and_time():
+    """24 MiB of a never-ending JSON string, in 64 KiB chunks: the decoder keeps at most
+    MAX_OBJECT of it, in linear time, and says what it skipped."""
+    total = 24 * 1024 * 1024
+    chunk = b"x" * CHUNK
+
+    def feed() -> list:
+        decoder = RawJsonDecoder()
+        items = decoder.feed(b'{\n  "logs": "')
+        for _ in range(total // CHUNK):
+            items += decoder.feed(chunk)
+        return items + decoder.close()
+
+    start = time.perf_counter()
+    items, peak = peak_memory(feed)
+    assert time.perf_counter() - start < 10  # linear: well under a second here
+    assert peak < 5 * MAX_OBJECT, peak  # the line, its text and copies: ~4 MAX_OBJECT
+    assert len(items) == 1 and isinstance(items[0], str)
+    assert items[0].startswith("[… ") and items[0].endswith(
+        "bytes of build progress skipped: too large]"
+    )
+
+
+def test_an_object_too_large_is_skipped_and_the_stream_goes_on():
+    """An object that grows past MAX_OBJECT (line after line, never closed) is dropped as
+    it comes; the next object is read as usual."""
+    line = b'    "' + b"y" * 1000 + b'",\n'
+    decoder = RawJsonDecoder()
+
+    def feed() -> list:
+        items = decoder.feed(b'{\n  "statuses": [\n')
+        for _ in range(4 * MAX_OBJECT // len(line)):
+            items += decoder.feed(line)
+        return items
+
+    items, peak = peak_memory(feed)
+    assert peak < 2 * MAX_OBJECT, peak
+    items += decoder.feed(rawjson(log(b"after\n")))
+    assert len(items) == 2
+    assert items[0].endswith("bytes of build progress skipped: too large]")
+    assert items[1] == log(b"after\n")
+
+
+def test_text_without_newline_is_capped():
+    decoder = RawJsonDecoder()
+    items: list = []
+    for _ in range(160):  # 10 MiB of text without a newline
+        items += decoder.feed(b"z" * CHUNK)
+    items += decoder.feed(b"\nERROR: boom\n")
+    assert items == ["z" * MAX_LINE + cut_mark(160 * CHUNK - MAX_LINE), "ERROR: boom"]
+
+
+def test_step_output_is_cut_to_max_line_with_bounded_partial_lines():
+    """10 MiB of one step's output without a newline, in log chunks as BuildKit sends them:
+    the partial line holds at most MAX_LINE bytes and the line comes out cut with a mark."""
+    events: list[BuildEvent] = []
+    translator = ProgressTranslator(events.append, lambda text: text)
+    piece = log(b"x" * 32768)
+    count = 320
+
+    def feed() -> None:
+        for _ in range(count):
+            translator.handle(piece)
+
+    _, peak = peak_memory(feed)
+    assert peak < 1024 * 1024, peak
+    assert events == []
+    translator.handle(log(b"\n"))
+    assert [e.message for e in events] == ["x" * MAX_LINE + cut_mark(count * 32768 - MAX_LINE)]
+
+
+def test_step_output_keeps_characters_split_across_chunks_and_redraws():
+    events: list[BuildEvent] = []
+    translator = ProgressTranslator(events.append, lambda text: text)
+    for data in (b"h\xc3", b"\xa9llo\n10%\r", b"20%\r", b"done\r\n"):
+        translator.handle(log(data))
+    assert [e.message for e in events] == ["héllo", "done"]
+
+
+def test_a_huge_step_name_is_capped_and_still_numbered():
+    events: list[BuildEvent] = []
+    translator = ProgressTranslator(events.append, lambda text: text)
+    name = "[2/3] RUN echo " + "n" * 1_000_000
+    translator.handle({"vertexes": [{"digest": VERTEX, "name": name, "started": "t"}]})
+    (event,) = events
+    assert event.message == name[:MAX_LINE] + cut_mark(len(name) - MAX_LINE)
+    assert event.progress is not None and (event.progress.current, event.progress.total) == (2, 3)
+
+
+def test_a_secret_cut_in_half_shows_no_part_of_itself():
+    """A line cut to MAX_LINE in the middle of the password: the start that was kept is
+    masked too, by the engine's redactor and by the job's."""
+    password = "pa55word-very-secret"
+    splitter = LineSplitter()
+    (line,) = splitter.feed(b"x" * (MAX_LINE - 6) + password.encode() + b" more\n")
+    assert "pa55wo" in line  # the cut kept the start of it
+    job = Job({"id": "0" * 12, "status": "running"})
+    job.add_secret(password)
+    redact = redactor(RegistryCredentials("r.example", "me", password))
+    for hidden in (redact(line), job.redact(line)):
+        assert "pa55" not in hidden and hidden.startswith("x" * (MAX_LINE - 6) + "********")
+        assert hidden.endswith(cut_mark(len(password) - 6 + len(" more")))
+
+
+def test_cap_of_a_cut_line_keeps_one_mark_with_the_whole_count():
+    splitter = LineSplitter(limit=4 * MAX_LINE)
+    (line,) = splitter.feed(b"w" * (10 * MAX_LINE) + b"\n")
+    assert cap(line) == "w" * MAX_LINE + cut_mark(9 * MAX_LINE)
+    assert cap(cap(line)) == cap(line)

@@ -15,6 +15,7 @@ from conftest import make_repo
 
 from jupyter_r2d import labels
 from jupyter_r2d.errors import InvalidRequest
+from jupyter_r2d.lines import MAX_LINE
 from jupyter_r2d.render import shutdown_renderer
 from jupyter_r2d.sources import SourceSpec, prepare_source, preview
 
@@ -162,3 +163,13 @@ async def test_repo_label_is_root_relative_and_still_reproduces(tmp_path: Path) 
         assert str(tmp_path) not in json.dumps(prepared.labels)
         command = labels.reproduce_command({**prepared.labels, labels.JOB: "j"}, "x:1", tmp_path)
         assert command is not None and command.endswith(str(tmp_path.resolve() / path))
+
+
+async def test_a_warning_naming_many_files_is_one_bounded_line(tmp_path: Path) -> None:
+    """The repo's own names go into warnings (and from there into logs and answers)."""
+    names = {f"binder/{'n' * 150}-{i}.txt": "x\n" for i in range(1000)}
+    make_repo(tmp_path / "many", {"binder/requirements.txt": "numpy\n", **names}, git=False)
+    result = await preview(SourceSpec(path="many"), root_dir=tmp_path, workdir=tmp_path)
+    (warning,) = [w for w in result["warnings"] if w.startswith("Unknown files in binder/")]
+    assert len(warning.encode()) <= MAX_LINE + 40
+    assert warning.endswith(" more bytes cut]")

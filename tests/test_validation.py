@@ -216,11 +216,38 @@ def test_reproduce_command_for_git_and_folder_sources(tmp_path):
     }
     assert labels.describe(git)["ref"] == "main"
     assert labels.reproduce_command(git, "course:1", tmp_path) == (
-        "repo2docker --no-run --image-name course:1 --ref abc123 --subdir 'week 1' "
-        "https://example.org/course.git"
+        "repo2docker --no-run --image-name=course:1 --ref=abc123 '--subdir=week 1' "
+        "-- https://example.org/course.git"
     )
     folder = {labels.JOB: "j", labels.SOURCE: "proj", labels.DIRTY: "true"}
     assert labels.reproduce_command(folder, None, tmp_path) == (
-        f"repo2docker --no-run {tmp_path.resolve() / 'proj'}"
+        f"repo2docker --no-run -- {tmp_path.resolve() / 'proj'}"
     )
     assert labels.reproduce_command({"other": "label"}, "x:1") is None
+
+
+def test_reproduce_command_reads_no_label_as_an_option():
+    """An image's labels are its author's: a source, ref or subdir that starts with "-"
+    stays a value when repo2docker's own command line parser reads the command."""
+    import shlex
+    import warnings
+
+    from jupyter_r2d import labels
+
+    with warnings.catch_warnings():  # its JSON logger warns of its own renamed module
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from repo2docker.__main__ import get_argparser
+
+    image_labels = {
+        labels.R2D_VERSION: "2024.1",
+        labels.R2D_REPO: "--engine=evil",
+        labels.R2D_REF: "-x",
+        labels.SUBDIR: "--editable",
+    }
+    command = labels.reproduce_command(image_labels, "course:1")
+    assert command is not None
+    argv = shlex.split(command)
+    assert argv[0] == "repo2docker"
+    args = get_argparser().parse_args(argv[1:])
+    assert (args.repo, args.ref, args.subdir, args.cmd) == ("--engine=evil", "-x", "--editable", [])
+    assert args.image_name == "course:1" and args.engine == "docker"

@@ -281,12 +281,17 @@ class ContainerEngine(ABC):
         """Remove dangling images built by jupyter_r2d: ``{removed, skipped, space_reclaimed}``."""
 
     @abstractmethod
-    async def containers(self) -> list[ContainerInfo]:
-        """Containers started by runs of this extension."""
+    async def containers(self, ids: Collection[str]) -> list[ContainerInfo]:
+        """The containers among ``ids`` (full ids of containers runs started) that exist.
+
+        The caller knows which are ours (the job records hold their ids): a label cannot
+        tell, since an image can carry any label and its containers inherit it.
+        """
 
     @abstractmethod
     async def stop(self, container_id: str) -> None:
-        """Stop and remove a container started by a run; raises NotFound."""
+        """Stop and remove the container with this full id, one the caller knows a run
+        started; raises NotFound when it is gone."""
 
     async def abandon(self, job_ids: Collection[str]) -> int:
         """Stop what jobs cut off by a server stop left behind (build processes, containers

@@ -14,7 +14,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +279,7 @@ def _read_text(path: Path) -> str:
         return ""
 
 
-def _last_error(tail: list[str]) -> str:
+def _last_error(tail: Sequence[str]) -> str:
     for line in reversed(tail):
         if line.startswith("ERROR"):
             return line.removeprefix("ERROR:").strip()

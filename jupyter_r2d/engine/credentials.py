@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..lines import hide
 from .base import RegistryCredentials
 
 #: What replaces a secret in any message an engine reports.
@@ -100,10 +101,4 @@ def redactor(credentials: RegistryCredentials | None) -> Callable[[str], str]:
     secrets = [credentials.password, base64.b64encode(token).decode()]
     secrets.append(base64.urlsafe_b64encode(token).decode())
 
-    def redact(text: str) -> str:
-        for secret in secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    return redact
+    return lambda text: hide(text, secrets, REDACTED)

@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,6 +32,7 @@ from docker.utils import parse_repository_tag
 
 from .. import labels
 from ..errors import BuildFailed, Conflict, EngineUnavailable, InvalidRequest, NotFound
+from ..lines import LineSplitter, cap
 from .base import (
     BuildEvent,
     BuildRequest,
@@ -51,9 +52,21 @@ DEFAULT_UNIX_SOCKET = "unix:///var/run/docker.sock"
 #: The port repo2docker images serve Jupyter on.
 JUPYTER_PORT = 8888
 
-_STEP = re.compile(r"^Step (\d+)/(\d+) : ")
+_STEP = re.compile(r"Step (\d{1,6})/(\d{1,6}) : ")
 _IMAGE_ID = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer: never follow it (the container chooses where it points, and
+    the server must not fetch an address a container names)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+# No proxy from the environment between us and a local port; no redirect followed.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 # Seconds between two progress events of one pushed layer.
 _PUSH_PROGRESS_INTERVAL = 0.5
 
@@ -88,13 +101,6 @@ def check_ref(ref: str) -> str:
 
     parse_image_reference(ref, "ref")
     return ref
-
-
-def _lines(text: str) -> Iterator[str]:
-    for line in text.replace("\r\n", "\n").split("\n"):
-        line = line.rsplit("\r", 1)[-1].rstrip()
-        if line:
-            yield line
 
 
 class _StreamClient(docker.APIClient):
@@ -246,11 +252,11 @@ class DockerApiEngine(ContainerEngine):
             except ValueError as err:  # a garbled stream
                 if client.aborted:
                     return
-                raise BuildFailed(f"Unreadable answer from Docker: {err}") from err
+                raise BuildFailed(cap(f"Unreadable answer from Docker: {err}")) from err
             except DockerException as err:
                 if client.aborted:
                     return
-                raise BuildFailed(str(err)) from err
+                raise BuildFailed(cap(str(err))) from err
 
         future = asyncio.ensure_future(asyncio.to_thread(work))
         try:
@@ -274,7 +280,18 @@ class DockerApiEngine(ContainerEngine):
         build_labels = {**context.labels, **request.labels}
         build_args = {**context.build_args, **request.build_args}
         on_event(BuildEvent("building", f"Building {request.image} (docker-api, classic builder)"))
-        state: dict[str, Any] = {"id": None, "error": None, "tail": []}
+        state: dict[str, Any] = {"id": None, "error": None}
+        # The daemon sends a step's output in pieces of up to 32 KiB, not lines: one splitter
+        # makes lines of them (bounded, \r redraws), in the thread that reads the stream.
+        splitter = LineSplitter()
+
+        def say(lines: list[str]) -> None:
+            for line in lines:
+                if not line:
+                    continue
+                step = _STEP.match(line)
+                progress = Progress("step", int(step[1]), int(step[2])) if step else None
+                on_event(BuildEvent("building", redact(line), progress))
 
         def start(client: _StreamClient) -> Iterable[dict[str, Any]]:
             kwargs: dict[str, Any] = {
@@ -297,18 +314,13 @@ class DockerApiEngine(ContainerEngine):
 
         def handle(chunk: dict[str, Any]) -> None:
             if "stream" in chunk:
-                for line in _lines(str(chunk["stream"])):
-                    step = _STEP.match(line)
-                    progress = (
-                        Progress("step", int(step.group(1)), int(step.group(2))) if step else None
-                    )
-                    line = redact(line)
-                    state["tail"] = [*state["tail"][-19:], line]
-                    on_event(BuildEvent("building", line, progress))
-            elif "aux" in chunk and isinstance(chunk["aux"], dict) and chunk["aux"].get("ID"):
+                say(splitter.feed(str(chunk["stream"]).encode("utf-8", "replace")))
+                return
+            say(splitter.close())  # anything else ends the output line
+            if "aux" in chunk and isinstance(chunk["aux"], dict) and chunk["aux"].get("ID"):
                 state["id"] = chunk["aux"]["ID"]
             elif "error" in chunk:
-                state["error"] = redact(str(chunk.get("error") or "").strip())
+                state["error"] = cap(redact(str(chunk.get("error") or "").strip()))
                 on_event(BuildEvent("building", f"ERROR: {state['error']}"))
 
         try:
@@ -316,6 +328,7 @@ class DockerApiEngine(ContainerEngine):
         finally:
             if "file" in state:
                 state["file"].close()
+        say(splitter.close())
         if state["error"]:
             raise BuildFailed(f"Build failed: {state['error']}")
         image_id = state["id"] or await self._existing_image_id(request.image)
@@ -358,7 +371,7 @@ class DockerApiEngine(ContainerEngine):
 
         def handle(chunk: dict[str, Any]) -> None:
             if "error" in chunk:
-                state["error"] = redact(str(chunk.get("error") or "").strip())
+                state["error"] = cap(redact(str(chunk.get("error") or "").strip()))
                 return
             aux = chunk.get("aux")
             if isinstance(aux, dict) and aux.get("Digest"):
@@ -368,7 +381,7 @@ class DockerApiEngine(ContainerEngine):
             if not status:
                 return
             if not layer:
-                on_event(BuildEvent("pushing", redact(status)))
+                on_event(BuildEvent("pushing", cap(redact(status))))
                 return
             state["layers"].setdefault(layer, len(state["layers"]) + 1)
             detail = chunk.get("progressDetail") or {}
@@ -379,7 +392,7 @@ class DockerApiEngine(ContainerEngine):
             state["seen"][layer] = (status, now)
             current, total = detail.get("current"), detail.get("total")
             progress = Progress("layer", int(current or 0), total, layer) if current else None
-            on_event(BuildEvent("pushing", f"{layer}: {status}", progress))
+            on_event(BuildEvent("pushing", cap(redact(f"{layer}: {status}")), progress))
 
         await self._stream(request.credentials, start, handle)
         if state["error"]:
@@ -415,7 +428,7 @@ class DockerApiEngine(ContainerEngine):
         }
         if port is not None:
             container_labels.update({labels.PORT: str(port), labels.URL_PATH: url_path})
-        name = f"jupyter-r2d-{request.job_id or secrets.token_hex(6)}"
+        name = _container_name(request.job_id or secrets.token_hex(6))
 
         def create(client: docker.APIClient) -> str:
             host_config = client.create_host_config(
@@ -454,8 +467,7 @@ class DockerApiEngine(ContainerEngine):
         while True:
             state = (await self._call(lambda c: c.inspect_container(container_id)))["State"]
             if not state.get("Running"):
-                logs = await self._call(lambda c: c.logs(container_id, tail=20))
-                tail = logs.decode("utf-8", "replace").strip()
+                tail = await self._call(_last_lines, container_id)
                 raise BuildFailed(
                     f"The container exited with code {state.get('ExitCode')} before its URL "
                     f"answered" + (f":\n{tail}" if tail else "")
@@ -478,37 +490,43 @@ class DockerApiEngine(ContainerEngine):
             raise NotFound(f"No container {container_id} started by jupyter_r2d")
         return _container_from_listing(listed[0])
 
-    async def containers(self) -> list[ContainerInfo]:
-        """Containers started by runs (labelled ``jupyter_r2d.run``), newest first."""
-        listed = await self._call(
-            lambda c: c.containers(all=True, filters={"label": f"{labels.RUN}=true"})
-        )
-        return [_container_from_listing(item) for item in listed]
+    async def containers(self, ids: Collection[str]) -> list[ContainerInfo]:
+        """The containers among ``ids`` (full ids) that still exist, newest first."""
+        wanted = set(ids)
+        if not wanted:
+            return []
+        # The label only narrows the listing: any image can carry it, the id decides.
+        listed = await self._call(lambda c: c.containers(all=True, filters={"label": labels.RUN}))
+        return [_container_from_listing(item) for item in listed if item["Id"] in wanted]
 
     async def stop(self, container_id: str) -> None:
-        """Stop and remove a container a run started; other containers are not ours."""
-        if not re.fullmatch(r"[0-9a-f]{6,64}|[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}", container_id):
-            raise InvalidRequest("container", "not a container id or name")
+        """Stop and remove the container with this full id; NotFound when it is gone."""
+        if not _CONTAINER_ID.fullmatch(container_id):
+            raise InvalidRequest("container", "not a full container id")
         try:
-            data = await self._call(lambda c: c.inspect_container(container_id))
+            await self._call(lambda c: c.remove_container(container_id, force=True))
         except DockerNotFound:
             raise NotFound(f"No container {container_id}") from None
-        if (data.get("Config", {}).get("Labels") or {}).get(labels.RUN) != "true":
-            raise NotFound(f"No container {container_id} started by jupyter_r2d")
-        await self._call(lambda c: c.remove_container(data["Id"], force=True))
 
     async def abandon(self, job_ids: Collection[str]) -> int:
         """Remove run containers of interrupted jobs (they never reported ready).
 
-        A classic build ends by itself when its client connection drops with the server.
+        Their ids never reached the records (a run records its container once it answers),
+        so they are known by the name a run gives them, ``jupyter-r2d-<job id>``, together
+        with the job's label: an image can carry any label, but only whoever creates a
+        container names it. A classic build ends by itself when its client connection drops
+        with the server.
         """
         wanted = set(job_ids)
         if not wanted:
             return 0
-        listed = await self._call(
-            lambda c: c.containers(all=True, filters={"label": f"{labels.RUN}=true"})
-        )
-        stale = [c["Id"] for c in listed if (c.get("Labels") or {}).get(labels.JOB) in wanted]
+        listed = await self._call(lambda c: c.containers(all=True, filters={"label": labels.RUN}))
+        stale = [
+            c["Id"]
+            for c in listed
+            if (job := (c.get("Labels") or {}).get(labels.JOB)) in wanted
+            and f"/{_container_name(job)}" in (c.get("Names") or [])
+        ]
         for container_id in stale:
             await self._remove_container(container_id)
         return len(stale)
@@ -613,6 +631,11 @@ class DockerApiEngine(ContainerEngine):
         }
 
 
+def _container_name(job_id: str) -> str:
+    """The name a run gives its container (how :meth:`DockerApiEngine.abandon` knows it)."""
+    return f"jupyter-r2d-{job_id}"
+
+
 def _first_port(exposed: dict[str, Any]) -> int | None:
     ports = sorted(
         int(key.split("/")[0]) for key in exposed if key.endswith("/tcp") or "/" not in key
@@ -620,14 +643,22 @@ def _first_port(exposed: dict[str, Any]) -> int | None:
     return ports[0] if ports else None
 
 
+def _last_lines(client: docker.APIClient, container_id: str, count: int = 20) -> str:
+    """The last lines a container printed, each capped (read in a worker thread)."""
+    splitter = LineSplitter()
+    data = client.logs(container_id, tail=count)
+    lines = [line for line in splitter.feed(data) + splitter.close() if line]
+    return "\n".join(lines[-count:])
+
+
 def _answers(url: str) -> bool:
-    """Whether an HTTP server answers at ``url`` (any status counts)."""
+    """Whether an HTTP server answers at ``url`` (any status counts, a redirect too)."""
     try:
-        # The URL is ours (http://host:port/...), built from the daemon's port mapping; no
-        # proxy from the environment stands between us and a local port.
+        # The URL is ours (http://host:port/...), built from the daemon's port mapping.
         with _DIRECT.open(url, timeout=2):
             return True
-    except urllib.error.HTTPError:
+    except urllib.error.HTTPError as err:
+        err.close()
         return True
     except (OSError, ValueError):
         return False

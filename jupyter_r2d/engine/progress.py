@@ -4,6 +4,10 @@ buildx writes pretty-printed JSON objects one after another (not one per line), 
 ``vertexes`` (build steps), ``statuses`` (transfers, layer pulls) and ``logs`` (base64 output
 of a step), and ends a failed build with plain text. :class:`RawJsonDecoder` splits the byte
 stream into objects and text lines; :class:`ProgressTranslator` turns them into events.
+
+Both run on the event loop: their work is linear in each chunk read (64 KiB) and their memory
+bounded (:data:`MAX_OBJECT` for the object being read, :data:`~jupyter_r2d.lines.MAX_LINE` a
+line), so no output of a build, however long its lines, can stall the loop or fill memory.
 """
 
 from __future__ import annotations
@@ -14,102 +18,129 @@ import contextlib
 import json
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ..lines import LineSplitter, cap
 from .base import BuildEvent, Progress
 
-# "[2/5] RUN ..." (or "[stage 2/5] RUN ...") names a Dockerfile step.
-_STEP = re.compile(r"^\[(?:[^\]]*?\s)?(\d+)/(\d+)\]")
+# "[2/5] RUN ..." (or "[stage 2/5] RUN ...") names a Dockerfile step. Bounded, so a name
+# (it holds the Dockerfile's command line) costs a few steps however long it is.
+_STEP = re.compile(r"\[(?:[^\]\s]{1,256}\s)?(\d{1,6})/(\d{1,6})\]")
 #: Seconds between two progress lines of one transfer.
 STATUS_INTERVAL = 1.0
-#: A JSON object this large that still does not parse is not JSON: give up on it as text.
-_MAX_PENDING = 4 * 1024 * 1024
+#: Largest JSON object (and line) read from buildx, in bytes. BuildKit puts at most ~1 MiB of
+#: step output in one status message (1.4 MB as base64), plus the vertexes it names; a larger
+#: object is skipped with a note instead of being held. Peak memory is a few times this.
+MAX_OBJECT = 4 * 1024 * 1024
 
 
 class RawJsonDecoder:
-    """Split buildx's rawjson output into JSON objects and plain text lines."""
+    """Split buildx's rawjson output into JSON objects and plain text lines.
 
-    def __init__(self) -> None:
-        self._buffer = ""
-        self._decoder = json.JSONDecoder()
-        self._bytes = b""
+    buildx indents its objects (Go's ``json.Encoder`` with ``SetIndent``): an object starts
+    with a line ``{`` and ends with the line ``}``, every line between is indented, and
+    strings never hold a raw newline. So objects are framed by lines, each one parsed once
+    when complete: linear, whatever the chunking. Text lines (the error of a failed build)
+    come out capped to :data:`~jupyter_r2d.lines.MAX_LINE`.
+    """
+
+    def __init__(self, max_object: int = MAX_OBJECT) -> None:
+        self.max_object = max_object
+        self._lines = LineSplitter(limit=max_object)
+        self._object: list[str] = []  # lines of the object being read
+        self._size = 0  # its size so far, in characters
+        self._skipping = False  # it grew past max_object: its lines are counted, not kept
 
     def feed(self, data: bytes) -> list[dict[str, Any] | str]:
         """Add bytes; return the complete objects and text lines found so far."""
-        self._bytes += data
-        # Keep an incomplete UTF-8 sequence for the next chunk.
-        try:
-            text = self._bytes.decode("utf-8")
-            self._bytes = b""
-        except UnicodeDecodeError as err:
-            if err.start < len(self._bytes) - 3:
-                text, self._bytes = self._bytes.decode("utf-8", "replace"), b""
-            else:
-                text, self._bytes = (
-                    self._bytes[: err.start].decode("utf-8"),
-                    self._bytes[err.start :],
-                )
-        self._buffer += text
-        return self._drain(final=False)
+        return self._items(self._lines.feed(data))
 
     def close(self) -> list[dict[str, Any] | str]:
         """The rest, at the end of the stream."""
-        if self._bytes:
-            self._buffer += self._bytes.decode("utf-8", "replace")
-            self._bytes = b""
-        return self._drain(final=True)
-
-    def _drain(self, final: bool) -> list[dict[str, Any] | str]:
-        out: list[dict[str, Any] | str] = []
-        buf = self._buffer
-        pos = 0
-        while True:
-            while pos < len(buf) and buf[pos] in " \t\r\n":
-                pos += 1
-            if pos >= len(buf):
-                break
-            if buf[pos] == "{":
-                try:
-                    obj, end = self._decoder.raw_decode(buf, pos)
-                except ValueError:
-                    if not final and len(buf) - pos < _MAX_PENDING:
-                        break  # wait for the rest of the object
-                else:
-                    if isinstance(obj, dict):
-                        out.append(obj)
-                    pos = end
-                    continue
-            newline = buf.find("\n", pos)
-            if newline < 0:
-                if not final:
-                    break
-                newline = len(buf)
-            out.append(buf[pos:newline].rstrip("\r"))
-            pos = newline + 1
-        self._buffer = buf[pos:]
+        out = self._items(self._lines.close())
+        if self._object or self._skipping:
+            out += self._give_up()
         return out
+
+    def _items(self, lines: list[str]) -> list[dict[str, Any] | str]:
+        out: list[dict[str, Any] | str] = []
+        for line in lines:
+            if self._object or self._skipping:
+                if line == "}":
+                    self._add(line)
+                    out += self._complete()
+                    continue
+                if not line or line[:1].isspace():
+                    self._add(line)
+                    continue
+                # Not indented: that object is broken (cut off); read this line afresh.
+                out += self._give_up()
+            if line == "{":
+                self._add(line)
+            elif (parsed := _object(line) if line.startswith("{") else None) is not None:
+                out.append(parsed)  # a whole object on one line
+            elif line.strip():
+                out.append(cap(line))
+        return out
+
+    def _add(self, line: str) -> None:
+        self._size += len(line) + 1
+        if self._skipping:
+            return
+        if self._size > self.max_object:
+            self._object, self._skipping = [], True
+            return
+        self._object.append(line)
+
+    def _complete(self) -> list[dict[str, Any] | str]:
+        parsed = None if self._skipping else _object("\n".join(self._object))
+        if parsed is None:
+            return self._give_up()
+        self._object, self._size = [], 0
+        return [parsed]
+
+    def _give_up(self) -> list[dict[str, Any] | str]:
+        """Drop the object being read, leaving a note of its size in the log."""
+        size, too_large = self._size, self._skipping
+        self._object, self._size, self._skipping = [], 0, False
+        why = "too large" if too_large else "unreadable"
+        return [f"[… {size:,} bytes of build progress skipped: {why}]"]
+
+
+def _object(text: str) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 class ProgressTranslator:
-    """Turn rawjson objects into ``building`` events: steps, their output, their errors."""
+    """Turn rawjson objects into ``building`` events: steps, their output, their errors.
+
+    Every message is at most :data:`~jupyter_r2d.lines.MAX_LINE` (cut with a mark): step
+    output through one :class:`~jupyter_r2d.lines.LineSplitter` per step, so a partial line
+    waiting for its newline is bounded too; names and errors through
+    :func:`~jupyter_r2d.lines.cap`.
+    """
 
     def __init__(self, emit: Callable[[BuildEvent], None], redact: Callable[[str], str]) -> None:
         self._emit = emit
         self._redact = redact
         self._started: set[str] = set()
         self._done: set[str] = set()
-        self._names: dict[str, str] = {}
-        self._partial: dict[str, str] = {}
+        self._partial: dict[str, LineSplitter] = {}
         self._status_seen: dict[str, float] = {}
         self._status_done: set[str] = set()
         #: Errors reported by failed steps, in order, and the last lines of output.
         self.errors: list[str] = []
-        self.tail: list[str] = []
+        self.tail: deque[str] = deque(maxlen=20)
 
     def _say(self, message: str, progress: Progress | None = None) -> None:
-        message = self._redact(message)
-        self.tail = [*self.tail[-19:], message]
+        message = cap(self._redact(message))
+        self.tail.append(message)
         self._emit(BuildEvent("building", message, progress))
 
     def handle(self, item: dict[str, Any] | str) -> None:
@@ -133,7 +164,6 @@ class ProgressTranslator:
     def _vertex(self, vertex: dict[str, Any]) -> None:
         digest = str(vertex.get("digest", ""))
         name = str(vertex.get("name", ""))
-        self._names[digest] = name
         step = _STEP.match(name)
         progress = Progress("step", int(step.group(1)), int(step.group(2))) if step else None
         if vertex.get("cached") and digest not in self._done:
@@ -148,7 +178,7 @@ class ProgressTranslator:
             self._flush(digest)
             error = vertex.get("error")
             if error and digest not in self._done:
-                message = self._redact(f"{name}: {error}" if name else str(error))
+                message = cap(self._redact(f"{name}: {error}" if name else str(error)))
                 self.errors.append(message)
                 self._say(f"ERROR: {message}", progress)
             self._done.add(digest)
@@ -178,21 +208,18 @@ class ProgressTranslator:
     def _log(self, log: dict[str, Any]) -> None:
         digest = str(log.get("vertex", ""))
         try:
-            data = base64.b64decode(log.get("data") or "").decode("utf-8", "replace")
+            data = base64.b64decode(log.get("data") or "")
         except (binascii.Error, ValueError):
             return
-        text = self._partial.pop(digest, "") + data.replace("\r\n", "\n")
-        *lines, rest = text.split("\n")
-        if rest:
-            self._partial[digest] = rest
-        for line in lines:
-            # A progress bar redraws with \r: show its last state.
-            self._say(line.rsplit("\r", 1)[-1])
+        splitter = self._partial.setdefault(digest, LineSplitter())
+        for line in splitter.feed(data):
+            self._say(line)
 
     def _flush(self, digest: str) -> None:
-        rest = self._partial.pop(digest, "")
-        if rest.strip():
-            self._say(rest.rsplit("\r", 1)[-1])
+        splitter = self._partial.pop(digest, None)
+        for line in splitter.close() if splitter else []:
+            if line.strip():
+                self._say(line)
 
     def finish(self) -> None:
         """Flush output of steps that never reported completion."""
