@@ -113,6 +113,13 @@ class JupyterR2D(ExtensionApp):
         help="Bytes a git clone of a source may hold on disk (history and checked-out "
         "files); past it the clone is stopped and its job fails. 0: no limit.",
     )
+    log_tail_bytes = Int(
+        8 * 1024 * 1024,
+        config=True,
+        help="Bytes of each running job's newest log events kept in memory for viewers that "
+        "keep up; the others, and replays, read the job's log file in pieces. Bounds the "
+        "memory a long log costs.",
+    )
     sse_keepalive_interval = Float(
         25.0, config=True, help="Seconds between keepalive comments on a quiet event stream."
     )
@@ -177,6 +184,7 @@ class JupyterR2D(ExtensionApp):
             retention_count=self.retention_count,
             retention_days=self.retention_days,
             allowed_roots=list(self.allowed_source_roots),
+            tail_bytes=self.log_tail_bytes,
             run_options=RunOptions(
                 host_address=self.run_host_address,
                 ready_timeout=self.run_ready_timeout,

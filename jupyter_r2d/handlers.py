@@ -135,16 +135,14 @@ class BuildCancelHandler(R2DHandler):
         self.write_json(job.record, status=202)
 
 
-#: Events per write while replaying a long log (bounds the size of one chunk).
-SSE_CHUNK = 2000
-
-
 class BuildEventsHandler(R2DHandler):
     """``GET builds/<id>/events``: the job's log as Server-Sent Events, replayed then live.
 
     Resumes after the ``Last-Event-ID`` header or ``?after=<seq>``; sends a keepalive
     comment when quiet; closes after the terminal event. The stream stops when the client
-    leaves (the job goes on: it belongs to the manager, not to the connection).
+    leaves (the job goes on: it belongs to the manager, not to the connection). Each batch
+    of the manager (bounded in size) is one write, sent to the socket before the next one
+    is read, so a client that reads slowly holds about one batch in the server.
     """
 
     _streaming: asyncio.Task[None] | None = None
@@ -173,14 +171,8 @@ class BuildEventsHandler(R2DHandler):
                 if batch is None:
                     self.write(": keepalive\n\n")
                 else:
-                    for i in range(0, len(batch), SSE_CHUNK):
-                        self.write(
-                            "".join(
-                                f"id: {seq}\ndata: {text}\n\n"
-                                for seq, text in batch[i : i + SSE_CHUNK]
-                            )
-                        )
-                await self.flush()
+                    self.write("".join(f"id: {s}\ndata: {t}\n\n" for s, t in batch))
+                await self.flush()  # resolves once the socket took it all
         finally:
             await stream.aclose()
 

@@ -3,8 +3,11 @@
 A :class:`JobManager` owns every job as an asyncio task, independent of the HTTP
 connections that started or watch it. Each job has an append-only event log (BinderHub's
 ``phase`` + ``message`` objects, numbered by ``seq``) that any number of followers read
-live; logs and records are persisted under the data directory in batches from a worker
-thread so the event loop never waits for the disk.
+live. The log file is the source of truth: events are written to it (from a worker thread,
+so the event loop never waits for the disk; writes coalesce while one is in flight) before
+any follower is told about them, so a line a viewer saw survives a crash of the server.
+Memory stays bounded however long the log: a running job keeps only a tail of its newest
+events for followers that keep up, everyone else reads the file in pieces.
 
 Status and terminal events: ``queued`` -> ``running`` -> ``succeeded`` (terminal phase
 ``ready``) / ``failed`` (``failed``) / ``cancelled`` (``cancelled``). A job found active
@@ -43,6 +46,7 @@ from .engine import (
 from .engine.credentials import registry_host
 from .errors import BuildCancelled, Conflict, InvalidRequest, NotFound, R2DError
 from .lines import hide
+from .logtail import LogTail
 from .store import JobStore
 from .validation import (
     RegistryConfig,
@@ -80,10 +84,16 @@ class JobSettings:
     run_options: RunOptions = field(default_factory=RunOptions)
     registries: dict[str, RegistryConfig] = field(default_factory=dict)
     source_policy: sources.SourcePolicy = sources.DEFAULT_POLICY
-    #: Seconds between batched writes of logs and records.
-    flush_interval: float = 0.2
+    #: Bytes of a running job's newest events kept in memory for its followers (older ones
+    #: are read back from the log file).
+    tail_bytes: int = 8 * 1024 * 1024
     #: Seconds to wait for running jobs to cancel at shutdown.
     stop_timeout: float = 30.0
+
+
+#: Bytes of events a follower gets at most in one batch (one read of the log file, one
+#: SSE write): what a slow viewer makes the server hold.
+READ_BYTES = 128 * 1024
 
 
 class Job:
@@ -91,17 +101,18 @@ class Job:
 
     def __init__(self, record: dict[str, Any], last_seq: int = 0) -> None:
         self.record = record
-        #: The log in memory while the job is active; None once it lives only on disk.
-        self.events: list[dict[str, Any]] | None = (
-            [] if record["status"] in ACTIVE_STATUSES else None
-        )
-        #: ``events`` serialised, filled as followers need them (shared by all of them).
-        self.encoded: list[str] = []
+        #: The newest events, for live followers, while the job runs (None: disk only).
+        self.tail: LogTail | None = None
+        #: The last seq emitted, and the last one written to the log file (followers see
+        #: events up to ``written`` only).
         self.last_seq = last_seq
+        self.written = last_seq
         self.cancel = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.spec: sources.SourceSpec | None = None  # kept only while the job is active
         self.credentials: RegistryCredentials | None = None
+        #: Hands events from worker threads to the loop while the job runs.
+        self.hop: ThreadHop | None = None
         self.build_args: dict[str, str] = {}
         self._secrets: list[str] = []
         self._changed = asyncio.Event()
@@ -149,6 +160,59 @@ class Job:
         return True
 
 
+class ThreadHop:
+    """Events a worker thread reports, handed to the event loop in order, in batches.
+
+    One wake-up of the loop per batch rather than per event. A thread that gets ``limit``
+    events ahead of the loop, or ``max_unwritten`` ahead of the log file, waits: a flood of
+    lines read from a docker-py stream cannot pile up in the server's memory however busy
+    the loop or slow the disk (it waits in the daemon's socket instead).
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[BuildEvent], None],
+        unwritten: Callable[[], int],
+        limit: int = 1000,
+        max_unwritten: int = 10_000,
+    ) -> None:
+        self._loop = loop
+        self._deliver = deliver
+        self._unwritten = unwritten
+        self._limit = limit
+        self._max_unwritten = max_unwritten
+        self._items: list[BuildEvent] = []
+        self._scheduled = False
+        self._cond = threading.Condition()
+
+    def put(self, event: BuildEvent) -> None:
+        """From a worker thread: queue ``event`` for the loop (waits while too far ahead)."""
+        with self._cond:
+            while (
+                len(self._items) >= self._limit or self._unwritten() >= self._max_unwritten
+            ) and not self._loop.is_closed():
+                self._cond.wait(1.0)
+            self._items.append(event)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._cond:
+            events, self._items = self._items, []
+            self._scheduled = False
+            self._cond.notify_all()
+        for event in events:
+            self._deliver(event)
+
+    def written(self) -> None:
+        """On the loop: events were written; a thread waiting for the disk may go on."""
+        with self._cond:
+            self._cond.notify_all()
+
+
 class JobManager:
     """Owns build jobs: validation, queue, execution, event logs, persistence, retention."""
 
@@ -168,12 +232,15 @@ class JobManager:
         self._started = False
         self._start_lock: asyncio.Lock | None = None
         self._stopping = False
-        # Persistence batches: events and records waiting to be written by the flusher.
-        self._pending_events: dict[str, list[dict[str, Any]]] = {}
+        # Persistence: encoded events and records waiting for the writer, which takes them
+        # all in one batch per worker-thread write.
+        self._pending_events: dict[str, list[tuple[int, str]]] = {}
         self._pending_records: dict[str, dict[str, Any]] = {}
-        self._flush_lock: asyncio.Lock | None = None
-        self._flush_handle: asyncio.TimerHandle | None = None
-        self._flush_task: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()  # held while a batch is written (delete waits)
+        self._batches_taken = 0
+        self._batches_written = 0
+        self._batch_written = asyncio.Event()  # replaced by a fresh one after each batch
         self._background: set[asyncio.Future[None]] = set()
 
     # --- start and stop -------------------------------------------------------------------
@@ -220,7 +287,6 @@ class JobManager:
         job.record.update(status="interrupted", finished=now_iso(), error=message)
         self._emit(job, "failed", message, status="interrupted", error=message)
         self._save_record(job)
-        job.events = None  # the log lives on disk from now on
 
     async def stop(self) -> None:
         """Cancel every job (queued at once, running through the engine) and flush."""
@@ -239,9 +305,6 @@ class JobManager:
                 await asyncio.wait(pending, timeout=5)
         if self._background:
             await asyncio.wait(set(self._background), timeout=10)
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
         await self.flush()
 
     # --- the public API the handlers use --------------------------------------------------
@@ -336,6 +399,7 @@ class JobManager:
             "error": None,
         }
         job = Job(record)
+        job.tail = LogTail(self.settings.tail_bytes)
         job.spec = spec
         job.credentials = params.credentials
         job.build_args = params.build_args
@@ -369,10 +433,10 @@ class JobManager:
         job = self.get(job_id)
         if job.active:
             raise Conflict(f"build job {job_id} is {job.status}: cancel it first")
-        del self.jobs[job_id]
-        self._pending_events.pop(job_id, None)
-        self._pending_records.pop(job_id, None)
-        async with self._get_flush_lock():  # not while a flush may still write to it
+        await self.flush()  # its last events: followers end on them, nothing writes after
+        if self.jobs.pop(job_id, None) is None:
+            return  # deleted meanwhile
+        async with self._write_lock:
             await asyncio.to_thread(self.store.remove, job_id)
 
     async def follow(
@@ -392,27 +456,36 @@ class JobManager:
         """Batches of ``(seq, event JSON)`` with ``seq > after``, live until the terminal event.
 
         Yields ``None`` when ``keepalive`` seconds pass without news. Ends after the
-        terminal event (or at once for a finished job, after replaying its log). Each
-        event is serialised once, however many clients follow the job.
+        terminal event (or at once for a finished job, after replaying its log). A batch
+        holds about :data:`READ_BYTES` at most: from the job's in-memory tail when the
+        follower keeps up, else read from the log file, so a follower far behind (or a
+        replay) costs one piece of the file at a time. Events are the JSON text written to
+        the log: encoded once, however many clients follow the job.
         """
         job = self.get(job_id)
-        events, encoded = job.events, job.encoded
-        if events is None:
-            await self.flush()  # the tail of a just-finished job may still be in memory
-            yield await asyncio.to_thread(self.store.read_event_lines, job_id, after)
-            return
-        # ``events`` stays valid after the job drops it; it only ever grows.
+        # Kept by this follower after the job drops it: it only grows while the job runs,
+        # and those who followed the job live finish reading from memory.
+        tail = job.tail
+        if job.written < job.last_seq and tail is None:
+            await self.flush()  # an interrupted job's last event may not be written yet
+        offset = 0  # where the next read of the file starts: it only ever grows
         while True:
-            end = len(events)
-            if end > after:
-                while len(encoded) < end:
-                    encoded.append(json.dumps(events[len(encoded)]))
-                # In memory, the log starts at seq 1: event i has seq i + 1.
-                batch = [(seq, encoded[seq - 1]) for seq in range(after + 1, end + 1)]
-                after = end
+            if tail is not None and after >= tail.first - 1:
+                batch = tail.read(after, READ_BYTES)
+            else:
+                batch, offset = await asyncio.to_thread(
+                    self.store.read_event_chunk, job_id, after, offset, READ_BYTES
+                )
+                if not batch:
+                    if tail is None:
+                        return  # a finished job: the whole log was replayed
+                    # The file lacks events memory holds (a write failed): skip to those.
+                    batch = tail.read(tail.first - 1, READ_BYTES)
+            if batch:
+                after = batch[-1][0]
                 yield batch
                 continue
-            if job.terminal:
+            if job.terminal and job.written >= job.last_seq:
                 return
             if not await job.wait_changed(keepalive):
                 yield None
@@ -478,17 +551,22 @@ class JobManager:
         prepared = None
         workdir: str | None = None
 
-        loop = asyncio.get_running_loop()
         loop_thread = threading.get_ident()
+
+        def emit(event: BuildEvent) -> None:
+            data = event.to_dict()
+            self._emit(job, data.pop("phase"), data.pop("message"), **data)
+
+        hop = ThreadHop(asyncio.get_running_loop(), emit, lambda: job.last_seq - job.written)
+        job.hop = hop
 
         def on_event(event: BuildEvent) -> None:
             if threading.get_ident() != loop_thread:
                 # Engines and sources may report from a worker thread (docker-py streams are
                 # read there); hop to the loop, in order, before touching any state.
-                loop.call_soon_threadsafe(on_event, event)
+                hop.put(event)
                 return
-            data = event.to_dict()
-            self._emit(job, data.pop("phase"), data.pop("message"), **data)
+            emit(event)
 
         try:
             context = None
@@ -579,6 +657,7 @@ class JobManager:
         job.credentials = None
         job.build_args = {}
         job.spec = None
+        job.hop = None
         job.terminal = True
         job.wake()
         self._save_record(job)
@@ -589,12 +668,11 @@ class JobManager:
 
     async def _after_finish(self, job: Job) -> None:
         await self.flush()
-        job.events = None  # followers hold their own reference; new readers use the disk
-        job.encoded = []
+        job.tail = None  # the whole log is on disk: new followers read it from there
         await self._apply_retention()
 
     def _emit(self, job: Job, phase: str, message: str, **extra: Any) -> None:
-        """Append one event to the job's log (redacted), wake followers, queue it for disk."""
+        """Append one event to the job's log (redacted); followers see it once written."""
         if job.terminal:
             return  # exactly one terminal event: anything after it is noise
         job.last_seq += 1
@@ -604,19 +682,17 @@ class JobManager:
             if isinstance(value, str) and job._secrets:
                 value = job.redact(value)
             event[key] = value
-        if job.events is not None:
-            job.events.append(event)
         if phase in TERMINAL_PHASES:
             job.terminal = True
         if phase != job.record["phase"]:
             job.record["phase"] = phase
-        self._pending_events.setdefault(job.id, []).append(event)
-        self._schedule_flush()
-        job.wake()
+        # ``seq`` first: the store reads it back without decoding the line.
+        self._pending_events.setdefault(job.id, []).append((job.last_seq, json.dumps(event)))
+        self._start_writer()
 
     def _save_record(self, job: Job) -> None:
         self._pending_records[job.id] = dict(job.record)
-        self._schedule_flush()
+        self._start_writer()
 
     def _lifecycle(self, job: Job, action: str, msg: str) -> None:
         if self.on_lifecycle is None:
@@ -635,33 +711,51 @@ class JobManager:
 
     # --- persistence ----------------------------------------------------------------------
 
-    def _get_flush_lock(self) -> asyncio.Lock:
-        if self._flush_lock is None:
-            self._flush_lock = asyncio.Lock()
-        return self._flush_lock
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_pending())
 
-    def _schedule_flush(self) -> None:
-        if self._flush_handle is None and self._started:
-            loop = asyncio.get_running_loop()
-            self._flush_handle = loop.call_later(self.settings.flush_interval, self._flush_soon)
+    async def _write_pending(self) -> None:
+        """Write what is pending, batch after batch, then show the events to followers.
 
-    def _flush_soon(self) -> None:
-        self._flush_handle = None
-        self._flush_task = asyncio.ensure_future(self.flush())
-
-    async def flush(self) -> None:
-        """Write pending events and records now (in a worker thread)."""
-        async with self._get_flush_lock():
+        Whatever arrives while a batch is being written waits for the next one, so a flood
+        of lines costs a few thread hops, not one each.
+        """
+        while self._pending_events or self._pending_records:
             events, self._pending_events = self._pending_events, {}
             records, self._pending_records = self._pending_records, {}
-            if events or records:
-                await asyncio.to_thread(self._write, events, records)
+            self._batches_taken += 1
+            try:
+                async with self._write_lock:
+                    await asyncio.to_thread(self._write, events, records)
+            except Exception:  # never leave followers waiting for a batch that failed
+                log.exception("could not write build job logs")
+            for job_id, batch in events.items():
+                job = self.jobs.get(job_id)
+                if job is not None:
+                    if job.tail is not None:
+                        job.tail.extend(batch[0][0], [text for _, text in batch])
+                    job.written = batch[-1][0]
+                    job.wake()
+                    if job.hop is not None:
+                        job.hop.written()
+            self._batches_written += 1
+            done, self._batch_written = self._batch_written, asyncio.Event()
+            done.set()
 
-    def _write(self, events: dict[str, list[dict[str, Any]]], records: dict[str, Any]) -> None:
-        # Serialised here, in the worker thread: events are never mutated once appended.
+    async def flush(self) -> None:
+        """Wait until every event and record emitted so far is written."""
+        target = self._batches_taken
+        if self._pending_events or self._pending_records:
+            target += 1
+            self._start_writer()
+        while self._batches_written < target:
+            await self._batch_written.wait()
+
+    def _write(self, events: dict[str, list[tuple[int, str]]], records: dict[str, Any]) -> None:
         for job_id, batch in events.items():
             try:
-                self.store.append_events(job_id, [json.dumps(e) for e in batch])
+                self.store.append_events(job_id, [text for _, text in batch])
             except OSError:
                 log.exception("could not write the log of build job %s", job_id)
         for job_id, record in records.items():

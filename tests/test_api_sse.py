@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
+import tracemalloc
 
 import pytest
 from conftest import parse_sse
 from test_jobs import FakeEngine
 from tornado.httpclient import HTTPClientError
 
+from jupyter_r2d.engine import BuildEvent
 from jupyter_r2d.jobs import JobManager
 
 PUSH = {"source": None, "image": "127.0.0.1:5/app:1", "push": True}
@@ -99,3 +102,78 @@ async def test_unavailable_engine_is_503(jp_fetch, fake_engine):
         await jp_fetch("r2d", "api", "builds", method="POST", body=json.dumps(PUSH))
     assert err.value.code == 503
     assert json.loads(err.value.response.body)["reason"] == "EngineUnavailable"
+
+
+class FloodEngine(FakeEngine):
+    """Pushes by emitting ``lines`` lines as fast as it can from a worker thread, as the
+    docker-api engine reports what it reads from a docker-py stream."""
+
+    async def _push(self, request, on_event):  # type: ignore[no-untyped-def]
+        def flood() -> None:
+            for i in range(self.lines):
+                on_event(BuildEvent("pushing", f"#{i} " + "pushing layer data " * 4))
+
+        await asyncio.to_thread(flood)
+        return "sha256:" + "2" * 64
+
+
+async def open_stalled_stream(port: int, base_url: str, auth: dict[str, str], job_id: str):
+    """An SSE request from a client with a tiny receive buffer that then reads nothing."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    # A small limit: the client's own buffer stops reading from the socket at 2 x 8 KiB.
+    reader, writer = await asyncio.open_connection(sock=sock, limit=8192)
+    writer.write(
+        f"GET {base_url}r2d/api/builds/{job_id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {auth['Authorization']}\r\n\r\n".encode()
+    )
+    return reader, writer
+
+
+async def read_chunked_ids(reader: asyncio.StreamReader) -> list[int]:
+    """The ``id:`` of every event of a chunked SSE response, to its end."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    ids: list[int] = []
+    rest = b""
+    while size := int((await reader.readline()).strip(), 16):
+        messages = (rest + (await reader.readexactly(size + 2))[:-2]).split(b"\n\n")
+        rest = messages.pop()
+        ids.extend(int(m[4 : m.index(b"\n")]) for m in messages if m.startswith(b"id: "))
+    return ids
+
+
+async def test_a_slow_reader_and_a_long_log_hold_bounded_memory(
+    jp_fetch, jp_serverapp, jp_http_port, jp_base_url, jp_auth_header
+):
+    """50,000 lines while a client reads nothing: the server holds the job's bounded tail
+    and about one chunk for the client, not the log (about 10 MB as SSE, 30 MB as the
+    event objects the server used to keep)."""
+    jobs: JobManager = jp_serverapp.web_app.settings["r2d_jobs"]
+    lines = 50_000
+    real, jobs.engine = jobs.engine, FloodEngine(lines=lines)
+    jobs.settings.tail_bytes = 1 << 20
+    tracemalloc.start()
+    baseline, _ = tracemalloc.get_traced_memory()
+    job_id = await start(jp_fetch)
+    job = jobs.get(job_id)
+    reader, writer = await open_stalled_stream(jp_http_port, jp_base_url, jp_auth_header, job_id)
+    try:
+        held: list[tuple[int, int]] = []  # (bytes, first seq) of the tail
+        while job.tail is not None:  # until the job ended and its log is all on disk
+            held.append((job.tail.size, job.tail.first))
+            await asyncio.sleep(0.01)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert (peak - baseline) < 8 << 20, f"{(peak - baseline) / 2**20:.1f} MiB held"
+        assert max(size for size, _ in held) <= jobs.settings.tail_bytes
+        assert held[-1][1] > 1000  # it did drop old lines (they are on disk)
+        # The stalled client then gets every event, in order (the start from the log file).
+        assert await read_chunked_ids(reader) == list(range(1, lines + 3))
+    finally:
+        tracemalloc.stop()
+        writer.close()
+        await writer.wait_closed()
+        jobs.engine = real
