@@ -47,7 +47,7 @@ from .engine.credentials import registry_host
 from .errors import BuildCancelled, Conflict, InvalidRequest, NotFound, R2DError
 from .lines import hide
 from .logtail import LogTail
-from .store import JobStore
+from .store import ACTIVE_STATUSES, FINISHED_STATUSES, JobStore
 from .validation import (
     RegistryConfig,
     parse_build_params,
@@ -57,8 +57,6 @@ from .validation import (
 
 log = logging.getLogger(__name__)
 
-ACTIVE_STATUSES = frozenset({"queued", "running"})
-FINISHED_STATUSES = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
 #: What replaces a secret in a stored or streamed message.
 REDACTED = "********"
 
@@ -653,10 +651,14 @@ class JobManager:
             self._emit(job, "failed", message, error=message)
 
     def _finished(self, job: Job) -> None:
-        """Bookkeeping common to every end of a job: secrets gone, log to disk, retention."""
+        """Bookkeeping common to every end of a job: secrets gone, log to disk, retention.
+
+        Its log is complete (redacted) by now: nothing needs the secrets any more.
+        """
         job.credentials = None
         job.build_args = {}
         job.spec = None
+        job._secrets = []
         job.hop = None
         job.terminal = True
         job.wake()

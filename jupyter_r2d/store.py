@@ -8,16 +8,33 @@ worker thread, never on the event loop.
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 RECORD = "record.json"
 EVENTS = "events.jsonl"
+
+ACTIVE_STATUSES = frozenset({"queued", "running"})
+FINISHED_STATUSES = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+
+#: Fields of a stored record the server reads, and their types: a record without them is
+#: skipped when loading (one bad file must not break every request).
+RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "created": str,
+    "status": str,
+    "phase": str,
+    "image": str,
+    "started": (str, type(None)),
+    "finished": (str, type(None)),
+}
 
 
 class JobStore:
@@ -27,8 +44,14 @@ class JobStore:
         self.root = root
 
     def ensure(self) -> None:
-        """Create the jobs directory (private: logs may name private repositories)."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Create the jobs directory and the data directory holding it, both private (0700,
+        even when they existed with looser modes): logs may name private repositories."""
+        for directory in (self.root.parent, self.root):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                os.chmod(directory, 0o700)
+            except OSError as err:  # not ours: say so, but let the server run
+                log.warning("could not make %s private (mode 0700): %s", directory, err)
 
     def job_dir(self, job_id: str) -> Path:
         """Directory of one job."""
@@ -114,20 +137,40 @@ class JobStore:
         return last
 
     def load_records(self) -> list[dict[str, Any]]:
-        """Every readable record; unreadable job directories are skipped, not fatal."""
+        """Every valid record; an unreadable or malformed one is skipped with a warning."""
         records: list[dict[str, Any]] = []
         if not self.root.is_dir():
             return records
         for directory in self.root.iterdir():
-            with contextlib.suppress(OSError, ValueError):
+            try:
                 record = json.loads((directory / RECORD).read_text())
-                if isinstance(record, dict) and record.get("id") == directory.name:
-                    records.append(record)
+            except (OSError, ValueError) as err:
+                log.warning("skipping build job %s: unreadable record: %s", directory.name, err)
+                continue
+            problem = _record_problem(record, directory.name)
+            if problem:
+                log.warning("skipping build job %s: malformed record: %s", directory.name, problem)
+                continue
+            records.append(record)
         return records
 
     def remove(self, job_id: str) -> None:
         """Forget a job: its record and its log."""
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+
+def _record_problem(record: Any, job_id: str) -> str | None:
+    """What makes ``record`` unusable as the record of job ``job_id``; None when valid."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for name, kind in RECORD_FIELDS.items():
+        if not isinstance(record.get(name), kind):
+            return f"{name!r} missing or of the wrong type"
+    if record["id"] != job_id:
+        return f"'id' is {record['id']!r}, not the directory's name"
+    if record["status"] not in ACTIVE_STATUSES | FINISHED_STATUSES:
+        return f"unknown status {record['status']!r}"
+    return None
 
 
 _SEQ_PREFIX = '{"seq": '

@@ -336,3 +336,33 @@ async def test_events_from_a_worker_thread_keep_their_order(tmp_path):
     await manager.stop()
     assert [e["message"] for e in events[1:-1]] == [f"line {i}" for i in range(500)]
     assert events[-1]["phase"] == "ready"
+
+
+async def test_a_finished_job_keeps_no_secrets(tmp_path):
+    """Credentials, build args, the source spec (a git URL may carry a token) and the
+    redaction list are dropped when a job ends; its stored log was redacted before."""
+    manager = make_manager(tmp_path, FakeEngine(secret_echo=True))
+    login = {"server": "127.0.0.1:5", "username": "u", "password": "hunter2-secret"}
+    pushed = await manager.submit({**PUSH, "registry": login})
+    built = await manager.submit(
+        {
+            "source": {"url": "https://ghp_tok3n@127.0.0.1:9/nothing.git", "ref": "main"},
+            "image": "127.0.0.1:5/app:2",
+            "push": True,
+            "registry": login,
+            "build_args": {"TOKEN": "build-arg-secret"},
+        }
+    )
+    assert built.spec and built.build_args and built._secrets  # held while the job runs
+    for job in (pushed, built):
+        await wait_done(manager, job.id)
+    await manager.stop()
+    assert pushed.status == "succeeded" and built.status == "failed"
+    for job in (pushed, built):
+        assert job.credentials is None
+        assert job.build_args == {}
+        assert job.spec is None
+        assert job._secrets == []
+    stored = (tmp_path / "data" / "jobs" / pushed.id / "events.jsonl").read_text()
+    assert "login with ******** failed?" in stored
+    assert "hunter2-secret" not in stored
