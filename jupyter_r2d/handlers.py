@@ -96,7 +96,10 @@ class BuildsHandler(R2DHandler):
     @authorized
     async def get(self) -> None:
         await self.jobs.ensure_started()
-        self.write_json({"builds": self.jobs.records()})
+        records = self.jobs.records()
+        if not self.may("write"):
+            records = [public_record(r) for r in records]
+        self.write_json({"builds": records})
 
     @web.authenticated
     @authorized
@@ -113,7 +116,8 @@ class BuildHandler(R2DHandler):
     @authorized
     async def get(self, job_id: str) -> None:
         await self.jobs.ensure_started()
-        self.write_json(self.jobs.get(job_id).record)
+        record = self.jobs.get(job_id).record
+        self.write_json(record if self.may("write") else public_record(record))
 
     @web.authenticated
     @authorized
@@ -153,23 +157,26 @@ class BuildEventsHandler(R2DHandler):
         await self.jobs.ensure_started()
         self.jobs.get(job_id)  # 404 before any header of the stream is sent
         after = self._after()
+        hide_tokens = not self.may("write")
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")  # proxies must not buffer a live stream
-        self._streaming = asyncio.ensure_future(self._stream(job_id, after))
+        self._streaming = asyncio.ensure_future(self._stream(job_id, after, hide_tokens))
         try:
             await self._streaming
         except (asyncio.CancelledError, StreamClosedError):
             return  # the client left
         self.finish(set_content_type="text/event-stream")
 
-    async def _stream(self, job_id: str, after: int) -> None:
+    async def _stream(self, job_id: str, after: int, hide_tokens: bool) -> None:
         keepalive: float = self.settings.get("r2d_keepalive_interval", 25.0)
         stream = self.jobs.stream(job_id, after, keepalive)
         try:
             async for batch in stream:
                 if batch is None:
                     self.write(": keepalive\n\n")
+                elif hide_tokens:
+                    self.write("".join(f"id: {s}\ndata: {public_event(t)}\n\n" for s, t in batch))
                 else:
                     self.write("".join(f"id: {s}\ndata: {t}\n\n" for s, t in batch))
                 await self.flush()  # resolves once the socket took it all
@@ -261,8 +268,11 @@ class ContainersHandler(R2DHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        containers = await self.jobs.containers()
-        self.write_json({"containers": [c.to_dict() for c in containers]})
+        containers = [c.to_dict() for c in await self.jobs.containers()]
+        if not self.may("write"):
+            for container in containers:
+                container["url"] = public_url(container["url"])
+        self.write_json({"containers": containers})
 
 
 class ContainerHandler(R2DHandler):
@@ -283,6 +293,35 @@ class RegistriesHandler(R2DHandler):
     @authorized
     async def get(self) -> None:
         self.write_json({"registries": self.jobs.registries()})
+
+
+def public_url(url: str | None) -> str | None:
+    """A run's URL without its query, where the token of a repo2docker image's Jupyter is:
+    what users who may only read are shown (the address, not the key)."""
+    return url.split("?", 1)[0] if url else url
+
+
+def public_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A job record as a reader sees it: the run's URL without its token."""
+    container = record.get("container")
+    if not (isinstance(container, dict) and container.get("url")):
+        return record
+    return {**record, "container": {**container, "url": public_url(container["url"])}}
+
+
+def public_event(text: str) -> str:
+    """An encoded event as a reader sees it: a ``url`` without its token.
+
+    Only the ``ready`` event of a run carries a URL: the substring test spares decoding
+    every other event.
+    """
+    if "?" not in text or '"url"' not in text:
+        return text
+    event = json.loads(text)
+    if not isinstance(event.get("url"), str) or "?" not in event["url"]:
+        return text
+    event["url"] = public_url(event["url"])
+    return json.dumps(event)
 
 
 _ID = r"(?P<job_id>[0-9a-f]{1,64})"
