@@ -9,6 +9,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import ensure_async
 from tornado import web
 from tornado.iostream import StreamClosedError
 
@@ -36,9 +37,16 @@ class R2DHandler(ExtensionHandlerMixin, APIHandler):
         jobs: JobManager = self.settings["r2d_jobs"]
         return jobs
 
-    def may(self, action: str) -> bool:
-        """Whether the current user may do ``action`` on the extension's resource."""
-        return bool(self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE))
+    async def may(self, action: str) -> bool:
+        """Whether the current user may do ``action`` on the extension's resource.
+
+        An authorizer may answer with an awaitable (jupyter_server allows it): awaited, or
+        its truthiness would grant everything.
+        """
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE)
+        )
+        return bool(allowed)
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object (400 naming ``body`` otherwise)."""
@@ -97,7 +105,7 @@ class BuildsHandler(R2DHandler):
     async def get(self) -> None:
         await self.jobs.ensure_started()
         records = self.jobs.records()
-        if not self.may("write"):
+        if not await self.may("write"):
             records = [public_record(r) for r in records]
         self.write_json({"builds": records})
 
@@ -117,7 +125,7 @@ class BuildHandler(R2DHandler):
     async def get(self, job_id: str) -> None:
         await self.jobs.ensure_started()
         record = self.jobs.get(job_id).record
-        self.write_json(record if self.may("write") else public_record(record))
+        self.write_json(record if await self.may("write") else public_record(record))
 
     @web.authenticated
     @authorized
@@ -157,7 +165,7 @@ class BuildEventsHandler(R2DHandler):
         await self.jobs.ensure_started()
         self.jobs.get(job_id)  # 404 before any header of the stream is sent
         after = self._after()
-        hide_tokens = not self.may("write")
+        hide_tokens = not await self.may("write")
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")  # proxies must not buffer a live stream
@@ -212,7 +220,7 @@ class PreviewHandler(R2DHandler):
     async def post(self) -> None:
         body = self.json_body()
         source = body.get("source")
-        if isinstance(source, dict) and "url" in source and not self.may("write"):
+        if isinstance(source, dict) and "url" in source and not await self.may("write"):
             raise web.HTTPError(403, "Previewing a git URL clones it: that needs write access")
         self.write_json(await self.jobs.preview(body))
 
@@ -269,7 +277,7 @@ class ContainersHandler(R2DHandler):
     @authorized
     async def get(self) -> None:
         containers = [c.to_dict() for c in await self.jobs.containers()]
-        if not self.may("write"):
+        if not await self.may("write"):
             for container in containers:
                 container["url"] = public_url(container["url"])
         self.write_json({"containers": containers})

@@ -15,7 +15,7 @@ import requests
 from conftest import make_repo, parse_sse
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import IdentityProvider, User
-from jupyter_server.utils import ensure_async
+from tornado.httpclient import HTTPClientError
 
 pytestmark = [pytest.mark.docker]
 
@@ -24,29 +24,36 @@ READER = {"Authorization": f"token {READER_TOKEN}"}
 
 
 class TwoUsers(IdentityProvider):
-    """The server's token is the user "writer"; ``READER_TOKEN`` is the user "reader"."""
+    """Two tokens, two users: the server's token is "writer", ``READER_TOKEN`` "reader"."""
 
-    async def get_user(self, handler):  # type: ignore[no-untyped-def]
+    async def get_user_token(self, handler):  # type: ignore[no-untyped-def]
         if handler.request.headers.get("Authorization") == READER["Authorization"]:
             return User("reader")
-        user = await ensure_async(super().get_user(handler))
+        user = await super().get_user_token(handler)
         return User("writer") if user is not None else None
 
 
 class ReadersRead(Authorizer):
-    """ "reader" may only read; "writer" may do anything."""
+    """The user "reader" may only read; "writer" may do anything."""
 
     def is_authorized(self, handler, user, action, resource):  # type: ignore[no-untyped-def]
         return user.username != "reader" or action == "read"
 
 
-@pytest.fixture
-def jp_server_config():
+class AsyncReadersRead(Authorizer):
+    """The same, answering with a coroutine (jupyter_server awaits an authorizer's answer)."""
+
+    async def is_authorized(self, handler, user, action, resource):  # type: ignore[no-untyped-def]
+        return user.username != "reader" or action == "read"
+
+
+@pytest.fixture(params=[ReadersRead, AsyncReadersRead], ids=["sync", "async"])
+def jp_server_config(request):
     return {
         "ServerApp": {
             "jpserver_extensions": {"jupyter_r2d": True},
             "identity_provider_class": TwoUsers,
-            "authorizer_class": ReadersRead,
+            "authorizer_class": request.param,
         }
     }
 
@@ -121,3 +128,11 @@ async def test_readers_get_run_urls_without_their_token(
         for container in docker_client.containers(all=True, filters={"name": job_id}):
             with contextlib.suppress(docker.errors.DockerException):
                 docker_client.remove_container(container["Id"], force=True)
+
+
+async def test_readers_may_not_preview_a_git_url(jp_fetch):
+    """The same check (``may``) guards the preview of a git URL, whichever authorizer."""
+    body = json.dumps({"source": {"url": "https://127.0.0.1:9/x.git", "ref": "main"}})
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("r2d", "api", "preview", method="POST", body=body, headers=dict(READER))
+    assert err.value.code == 403
