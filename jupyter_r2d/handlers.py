@@ -14,6 +14,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .engine import ContainerEngine
+from .engine.base import without_token
 from .errors import InvalidRequest, R2DError
 from .jobs import JobManager
 from .validation import parse_json_body
@@ -304,9 +305,8 @@ class RegistriesHandler(R2DHandler):
 
 
 def public_url(url: str | None) -> str | None:
-    """A run's URL without its query, where the token of a repo2docker image's Jupyter is:
-    what users who may only read are shown (the address, not the key)."""
-    return url.split("?", 1)[0] if url else url
+    """What users who may only read are shown of a run's URL: the address, not the key."""
+    return without_token(url) if url else url
 
 
 def public_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -130,6 +130,12 @@ class BuildRequest:
     cancel: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
 
+def without_token(url: str) -> str:
+    """A run's URL without its query, where the token of a repo2docker image's Jupyter is:
+    the address without the key (for logs, and for users who may only read)."""
+    return url.split("?", 1)[0]
+
+
 @dataclass(frozen=True)
 class ContainerInfo:
     """A container started by a run."""

@@ -41,6 +41,7 @@ from .base import (
     EventSink,
     Progress,
     RegistryCredentials,
+    without_token,
 )
 from .credentials import auth_key, redactor, registry_host
 
@@ -453,7 +454,7 @@ class DockerApiEngine(ContainerEngine):
             if info.url is None:
                 on_event(BuildEvent("launching", "The image exposes no port: no URL to open"))
             else:
-                on_event(BuildEvent("launching", f"Waiting for {_without_token(info.url)}"))
+                on_event(BuildEvent("launching", f"Waiting for {without_token(info.url)}"))
                 await self._wait_ready(container_id, info.url, options.ready_timeout)
             return await self._container_info(container_id)
         except BaseException:
@@ -475,7 +476,7 @@ class DockerApiEngine(ContainerEngine):
             if await asyncio.to_thread(_answers, url):
                 return
             if loop.time() > deadline:
-                raise BuildFailed(f"{_without_token(url)} did not answer within {timeout:g} s")
+                raise BuildFailed(f"{without_token(url)} did not answer within {timeout:g} s")
             await asyncio.sleep(0.25)
 
     async def _remove_container(self, container_id: str) -> None:
@@ -662,10 +663,6 @@ def _answers(url: str) -> bool:
         return True
     except (OSError, ValueError):
         return False
-
-
-def _without_token(url: str) -> str:
-    return url.split("?", 1)[0]
 
 
 def _container_from_listing(item: dict[str, Any]) -> ContainerInfo:

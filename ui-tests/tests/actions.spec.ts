@@ -88,7 +88,7 @@ test.describe('Image actions', () => {
       ).toBeVisible();
       const reproduce = view.locator('[data-field="reproduce"]');
       await expect(reproduce).toContainText(
-        `repo2docker --no-run --image-name ${name}:v1`
+        `repo2docker --no-run --image-name=${name}:v1`
       );
       await testInfo.attach('inspect-view', {
         body: await page.screenshot(),
