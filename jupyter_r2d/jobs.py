@@ -23,7 +23,6 @@ import contextlib
 import json
 import logging
 import shutil
-import tempfile
 import threading
 import uuid
 from collections import deque
@@ -252,6 +251,7 @@ class JobManager:
             if self._started:
                 return
             await asyncio.to_thread(self.store.ensure)
+            await asyncio.to_thread(self.store.clear_previews)  # what a crash left
             records = await asyncio.to_thread(self.store.load_records)
             interrupted: list[str] = []
             for record in records:
@@ -263,6 +263,8 @@ class JobManager:
                 if record.get("status") in ACTIVE_STATUSES:
                     self._interrupt(job)
                     interrupted.append(job.id)
+                    # Its clone, context tar and private docker config died with the server.
+                    await asyncio.to_thread(self.store.remove_work, job.id)
             if interrupted:
                 await self._abandon(interrupted)
             self._started = True
@@ -496,12 +498,12 @@ class JobManager:
         if not isinstance(source, dict):
             raise InvalidRequest("source", "must be {path} or {url, ref, subdir}")
         spec = await self._source_spec(source)
-        workdir = await asyncio.to_thread(tempfile.mkdtemp, prefix="jupyter-r2d-preview-")
+        workdir = await asyncio.to_thread(self.store.preview_dir)
         try:
             result: dict[str, Any] = await sources.preview(
                 spec,
                 root_dir=self.settings.root_dir,
-                workdir=Path(workdir),
+                workdir=workdir,
                 allowed_roots=self.settings.allowed_roots or None,
                 policy=self.settings.source_policy,
             )
@@ -547,7 +549,7 @@ class JobManager:
         self._save_record(job)
         self._lifecycle(job, "started", f"Build job {job.id} started")
         prepared = None
-        workdir: str | None = None
+        workdir: Path | None = None
 
         loop_thread = threading.get_ident()
 
@@ -569,16 +571,16 @@ class JobManager:
         try:
             context = None
             image_labels = {labels.JOB: job.id}
+            workdir = await asyncio.to_thread(self.store.work_dir, job.id)
             if job.spec is not None:
                 where = job.spec.public_url() or f"folder {job.spec.path or '.'}"
                 self._emit(job, "fetching", f"Fetching {where}")
-                workdir = await asyncio.to_thread(tempfile.mkdtemp, prefix="jupyter-r2d-job-")
                 prepared = await self._unless_cancelled(
                     job,
                     sources.prepare_source(
                         job.spec,
                         root_dir=self.settings.root_dir,
-                        workdir=Path(workdir),
+                        workdir=workdir,
                         on_event=on_event,
                         allowed_roots=self.settings.allowed_roots or None,
                         build_args=job.build_args,
@@ -602,6 +604,7 @@ class JobManager:
                 credentials=job.credentials,
                 job_id=job.id,
                 cancel=job.cancel,
+                scratch_dir=workdir,
             )
             result = await self.engine.build(request, on_event)
             container = result.container
@@ -624,7 +627,7 @@ class JobManager:
             if prepared is not None:
                 await asyncio.to_thread(prepared.cleanup)
             if workdir is not None:
-                await asyncio.to_thread(shutil.rmtree, workdir, True)
+                await asyncio.to_thread(self.store.remove_work, job.id)
             job.record["finished"] = now_iso()
             self._running -= 1
             self._finished(job)

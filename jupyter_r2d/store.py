@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 RECORD = "record.json"
 EVENTS = "events.jsonl"
+WORK = "work"
+#: Beside ``jobs/`` in the data dir: scratch folders of previews.
+PREVIEWS = "previews"
 
 ACTIVE_STATUSES = frozenset({"queued", "running"})
 FINISHED_STATUSES = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
@@ -153,6 +157,30 @@ class JobStore:
                 continue
             records.append(record)
         return records
+
+    def work_dir(self, job_id: str) -> Path:
+        """A fresh, private scratch folder of a running job (clone, context tar, private
+        docker config). It lives in the data dir, not in /tmp, so what a server killed
+        mid-job leaves is found and removed when the next start marks the job interrupted."""
+        path = self.job_dir(job_id) / WORK
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True, mode=0o700)
+        return path
+
+    def preview_dir(self) -> Path:
+        """A fresh, private scratch folder for one preview (a clone, at most), in the data
+        dir: :meth:`clear_previews` at the next start removes what a crash left."""
+        previews = self.root.parent / PREVIEWS
+        previews.mkdir(exist_ok=True, mode=0o700)
+        return Path(tempfile.mkdtemp(dir=previews))
+
+    def clear_previews(self) -> None:
+        """Remove every preview's scratch folder (at start: no preview runs yet)."""
+        shutil.rmtree(self.root.parent / PREVIEWS, ignore_errors=True)
+
+    def remove_work(self, job_id: str) -> None:
+        """Remove a job's scratch folder (idempotent)."""
+        shutil.rmtree(self.job_dir(job_id) / WORK, ignore_errors=True)
 
     def remove(self, job_id: str) -> None:
         """Forget a job: its record and its log."""

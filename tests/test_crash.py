@@ -53,9 +53,13 @@ def test_a_line_a_viewer_saw_is_in_the_log_after_sigkill(
                 seen = next((e for e in events if line in str(e["message"])), None)
                 if seen is not None:
                     children = first.children()
+                    work = data / "jobs" / job_id / "work"
+                    held = sorted(p.name for p in work.iterdir())
                     first.kill()
                     break
         assert seen is not None, "the build never printed the line"
+        # The running job's scratch (its context tar) is in its own folder of the data dir.
+        assert any(name.startswith("context-") for name in held), held
 
     try:
         with jupyter_server(tmp_path, root, data, name="second") as second:
@@ -64,6 +68,8 @@ def test_a_line_a_viewer_saw_is_in_the_log_after_sigkill(
             replay = parse_sse(second.request("GET", path).text)[0]
             assert seen in replay
             assert replay[-1]["status"] == "interrupted"
+            # What the killed server's job held on disk is gone with the restart.
+            assert not work.exists()
             # Nothing the dead server started lives on (the restart stops its build).
             deadline = time.monotonic() + 15
             while any(_alive(pid) for pid in children) and time.monotonic() < deadline:

@@ -397,7 +397,11 @@ def user_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> UserD
 
 
 def _private_configs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("jupyter-r2d-docker-config-*")}
+    temp = Path(tempfile.gettempdir())
+    # Directly in the temp dir, or in the buildx engine's scratch folder of a build.
+    found = [*temp.glob("jupyter-r2d-docker-config-*")]
+    found += temp.glob("jupyter-r2d-buildx-*/jupyter-r2d-docker-config-*")
+    return {str(p) for p in found}
 
 
 def _processes_with(marker: str) -> list[str]:

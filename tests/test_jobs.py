@@ -237,6 +237,10 @@ async def test_restart_interrupts_active_jobs_and_keeps_logs(tmp_path):
     await asyncio.sleep(0.1)
     await first.flush()
     assert cut.status == "running"
+    work = first.store.job_dir(cut.id) / "work"
+    assert work.is_dir()  # the running job's scratch lives in its own folder
+    preview_left = first.store.preview_dir()  # as a preview cut off by the crash left it
+    (preview_left / "clone").mkdir()
 
     # A second manager on the same data directory: the server came back after a crash.
     restarted = FakeEngine()
@@ -245,6 +249,8 @@ async def test_restart_interrupts_active_jobs_and_keeps_logs(tmp_path):
     assert second.get(cut.id).status == "interrupted"
     # The engine is asked to stop what the cut-off job left running, and only that.
     assert restarted.abandoned == [cut.id]
+    # What the cut-off job and preview held on disk goes with the restart.
+    assert not work.exists() and not preview_left.exists()
     log = await _collect(second, cut.id, after=0)
     assert log[0]["phase"] == "waiting"
     assert log[-1]["phase"] == "failed"

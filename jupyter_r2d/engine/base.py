@@ -128,6 +128,10 @@ class BuildRequest:
     job_id: str | None = None
     # Set it to cancel: the engine stops its work, cleans up and ends with "cancelled".
     cancel: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    #: Where the engine keeps its scratch files (private docker config, build metadata);
+    #: None: the system's temp dir. The job manager gives the job's own work dir, which a
+    #: restart after a crash removes.
+    scratch_dir: Path | None = None
 
 
 def without_token(url: str) -> str:

@@ -125,7 +125,11 @@ class BuildxEngine(DockerApiEngine):
         where = f"builder {self.builder}" if self.builder else "the default builder"
         message = f"Building {request.image} with buildx ({where}, driver {driver})"
         on_event(BuildEvent("building", message))
-        scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="jupyter-r2d-buildx-"))
+        scratch = Path(
+            await asyncio.to_thread(
+                tempfile.mkdtemp, prefix="jupyter-r2d-buildx-", dir=request.scratch_dir
+            )
+        )
         try:
             iidfile, metadata = scratch / "iid", scratch / "metadata.json"
             args = [
@@ -152,7 +156,7 @@ class BuildxEngine(DockerApiEngine):
             else:
                 assert context.path is not None
                 args += ["--file", str(context.path / context.dockerfile), "--", str(context.path)]
-            async with self._docker_config(request.credentials) as config_dir:
+            async with self._docker_config(request.credentials, scratch) as config_dir:
                 env = {**self.cli_env(), **build_args}
                 if config_dir is not None:
                     env["DOCKER_CONFIG"] = str(config_dir)
@@ -181,13 +185,14 @@ class BuildxEngine(DockerApiEngine):
 
     @contextlib.asynccontextmanager
     async def _docker_config(
-        self, credentials: RegistryCredentials | None
+        self, credentials: RegistryCredentials | None, parent: Path
     ) -> AsyncIterator[Path | None]:
-        """The job's private DOCKER_CONFIG (None without credentials); gone afterwards."""
+        """The job's private DOCKER_CONFIG under ``parent`` (None without credentials);
+        gone afterwards."""
         if credentials is None:
             yield None
             return
-        manager = private_docker_config(credentials)
+        manager = private_docker_config(credentials, parent=parent)
         path = await asyncio.to_thread(manager.__enter__)
         try:
             yield path

@@ -66,14 +66,15 @@ def _current_context(config_dir: Path) -> str | None:
 
 @contextlib.contextmanager
 def private_docker_config(
-    credentials: RegistryCredentials, user_dir: Path | None = None
+    credentials: RegistryCredentials, user_dir: Path | None = None, parent: Path | None = None
 ) -> Iterator[Path]:
-    """A temporary docker config directory with only ``credentials``; removed on exit.
+    """A temporary docker config directory with only ``credentials``, made under ``parent``
+    (default: the system's temp dir); removed on exit.
 
     Blocking (disk work): call it from a worker thread.
     """
     user_dir = user_config_dir() if user_dir is None else user_dir
-    path = Path(tempfile.mkdtemp(prefix="jupyter-r2d-docker-config-"))  # created 0700
+    path = Path(tempfile.mkdtemp(prefix="jupyter-r2d-docker-config-", dir=parent))  # 0700
     try:
         token = f"{credentials.username}:{credentials.password}".encode()
         config: dict[str, object] = {
