@@ -20,43 +20,20 @@ import inspect
 import os
 import socket
 import statistics
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from jupyter_r2d import render as renderer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from servers import SilentProxy
+
 
 def median_ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.0f} ms (n={len(values)})"
-
-
-class SilentProxy:
-    """Accepts connections, never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.conns: list[socket.socket] = []
-        self.accepted = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            self.accepted.set()
-
-    def close(self) -> None:
-        self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        for conn in self.conns:
-            conn.close()
 
 
 def make_repo(path: Path, name: str, text: str) -> Path:

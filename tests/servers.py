@@ -1,11 +1,13 @@
-"""A real Jupyter server with jupyter_r2d in a child process, for tests that kill it.
+"""Servers for tests and benchmarks: a real Jupyter server with jupyter_r2d in a child
+process (for tests that kill it), and a listener that never answers (a silent network).
 
-Runs this checkout's package (PYTHONPATH), with its own runtime, config and data folders
-under ``base``, on a free port of 127.0.0.1, authenticated by a token.
+The Jupyter server runs this checkout's package (PYTHONPATH), with its own runtime, config
+and data folders under ``base``, on a free port of 127.0.0.1, authenticated by a token.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -13,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,3 +118,49 @@ def jupyter_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+class SilentProxy:
+    """A TCP listener that accepts every connection and never says a word."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.conns: list[socket.socket] = []
+        self.accepted = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.conns.append(conn)
+            self.accepted.set()
+
+    async def wait_accepted(self, timeout: float = 60) -> None:
+        """Until a client (a render's worker) has connected and is waiting for an answer."""
+        assert await asyncio.to_thread(self.accepted.wait, timeout), "nobody connected"
+
+    async def client_left(self, conn: socket.socket, timeout: float = 5) -> bool:
+        """True when the client closed its end (its process died), within ``timeout``."""
+
+        def read_to_eof() -> bool:
+            conn.settimeout(timeout)
+            try:
+                while conn.recv(4096):
+                    pass
+            except TimeoutError:
+                return False
+            return True
+
+        return await asyncio.to_thread(read_to_eof)
+
+    def close(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.sock.close()
+        self._thread.join(10)
+        for conn in self.conns:
+            conn.close()

@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 from conftest import httpd_dockerfile, make_repo
+from servers import SilentProxy
 from tornado.httpclient import HTTPClientError
 
 from jupyter_r2d.errors import BuildFailed, RenderTimeout
@@ -31,52 +31,6 @@ from jupyter_r2d.sources import SourcePolicy, SourceSpec, prepare_source, previe
 
 TIMEOUT = 5.0  # the render time limit these tests configure
 R_RUNTIME = "r-4.3-2023-01-01\n"  # an R repo: rendering it calls the network
-
-
-class SilentProxy:
-    """A TCP listener that accepts every connection and never says a word."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.conns: list[socket.socket] = []
-        self.accepted = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:  # closed
-                return
-            self.conns.append(conn)
-            self.accepted.set()
-
-    async def wait_accepted(self, timeout: float = 60) -> None:
-        """Until a client (a render's worker) has connected and is waiting for an answer."""
-        assert await asyncio.to_thread(self.accepted.wait, timeout), "nobody connected"
-
-    async def client_left(self, conn: socket.socket, timeout: float = 5) -> bool:
-        """True when the client closed its end (its process died), within ``timeout``."""
-
-        def read_to_eof() -> bool:
-            conn.settimeout(timeout)
-            try:
-                while conn.recv(4096):
-                    pass
-            except TimeoutError:
-                return False
-            return True
-
-        return await asyncio.to_thread(read_to_eof)
-
-    def close(self) -> None:
-        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
-        self.sock.close()
-        self._thread.join(10)
-        for conn in self.conns:
-            conn.close()
 
 
 def _set_proxy(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
