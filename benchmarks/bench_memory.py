@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -33,17 +32,11 @@ from typing import Any
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from servers import ServerProcess, jupyter_server
+
 REPO = Path(__file__).resolve().parent.parent
-TOKEN = uuid.uuid4().hex  # a throwaway server on 127.0.0.1 for the length of the run
-HEADERS = {"Authorization": f"token {TOKEN}"}
 BASE = os.environ.get("R2D_TEST_BASE_IMAGE", "r2d-test/base:latest")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def status_kib(pid: int) -> dict[str, int]:
@@ -61,9 +54,9 @@ class Reader(threading.Thread):
     """One slow SSE client: a raw HTTP/1.0 request (the body ends when the server closes
     it), a small receive buffer, small reads with pauses until ``fast`` is set."""
 
-    def __init__(self, port: int, job_id: str, read_bytes: int, pause: float) -> None:
+    def __init__(self, server: ServerProcess, job_id: str, read_bytes: int, pause: float) -> None:
         super().__init__(daemon=True)
-        self.port, self.job_id = port, job_id
+        self.port, self.token, self.job_id = server.port, server.token, job_id
         self.read_bytes, self.pause = read_bytes, pause
         self.fast = threading.Event()
         self.events = 0
@@ -82,7 +75,7 @@ class Reader(threading.Thread):
             sock.connect(("127.0.0.1", self.port))
             sock.sendall(
                 f"GET /r2d/api/builds/{self.job_id}/events HTTP/1.0\r\n"
-                f"Host: 127.0.0.1\r\nAuthorization: token {TOKEN}\r\n\r\n".encode()
+                f"Host: 127.0.0.1\r\nAuthorization: token {self.token}\r\n\r\n".encode()
             )
             buffer = b""
             head = True
@@ -116,100 +109,75 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     (root / "flood" / "Dockerfile").write_text(
         f"FROM {BASE}\nRUN echo run-{uuid.uuid4().hex} >/dev/null && seq 1 {args.lines}\n"
     )
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),  # the checkout under test, not an installed copy
-        "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(work / "config"),
-    }
-    argv = [
-        sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
-        "--no-browser", "--allow-root", f"--ServerApp.root_dir={root}",
-        f"--IdentityProvider.token={TOKEN}", "--ServerApp.log_level=WARN",
-        "--ServerApp.jpserver_extensions={'jupyter_r2d': True}",
-        f"--JupyterR2D.data_dir={data}", "--JupyterR2D.engine_kind=docker-api",
-    ]  # fmt: skip
-    log = open(work / "server.log", "wb")  # noqa: SIM115 - closed in the finally below
-    server = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     image = f"r2d-bench/memory:{uuid.uuid4().hex[:8]}"
-    samples: list[tuple[float, int]] = []
+    settings = ("--JupyterR2D.engine_kind=docker-api", "--ServerApp.log_level=WARN")
     try:
-        url = f"http://127.0.0.1:{port}/r2d/api"
-        for _ in range(600):
-            try:
-                if requests.get(f"{url}/builds", headers=HEADERS, timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None:
-                raise SystemExit((work / "server.log").read_text())
-            time.sleep(0.1)
-        idle = status_kib(server.pid)
-        body = {"source": {"path": "flood"}, "image": image}
-        r = requests.post(f"{url}/builds", json=body, headers=HEADERS, timeout=60)
-        r.raise_for_status()
-        job_id = r.json()["id"]
-        readers = [Reader(port, job_id, args.read_bytes, args.pause) for _ in range(args.readers)]
-        for reader in readers:
-            reader.start()
-        t0 = time.monotonic()
-        record: dict[str, Any] = {}
-        exceeded = False
-        while True:
-            rss = status_kib(server.pid)
-            samples.append((time.monotonic() - t0, rss["VmRSS"]))
-            if not exceeded and rss["VmRSS"] > args.rss_limit * 1024:
-                exceeded = True
-                requests.post(f"{url}/builds/{job_id}/cancel", headers=HEADERS, timeout=60)
-            record = requests.get(f"{url}/builds/{job_id}", headers=HEADERS, timeout=60).json()
-            if record["status"] not in ("queued", "running"):
-                break
-            time.sleep(0.25)
-        build_s = time.monotonic() - t0
-        during = status_kib(server.pid)
-        for reader in readers:
-            reader.fast.set()
-        while any(reader.is_alive() for reader in readers):
-            samples.append((time.monotonic() - t0, status_kib(server.pid)["VmRSS"]))
-            time.sleep(0.25)
-        after = status_kib(server.pid)
-        expected = record_events(url, job_id)
-        return {
-            "lines": args.lines,
-            "readers": args.readers,
-            "status": record["status"],
-            "rss_limit_exceeded": exceeded,
-            "build_s": round(build_s, 1),
-            "total_s": round(time.monotonic() - t0, 1),
-            "events_in_log": expected,
-            "readers_complete": sum(
-                r.events == expected and r.last_id == expected and r.error is None for r in readers
-            ),
-            "reader_errors": sorted({r.error for r in readers if r.error}),
-            "rss_idle_mib": round(idle["VmRSS"] / 1024, 1),
-            "rss_max_sampled_mib": round(max(kib for _, kib in samples) / 1024, 1),
-            "vmhwm_at_build_end_mib": round(during["VmHWM"] / 1024, 1),
-            "vmhwm_at_end_mib": round(after["VmHWM"] / 1024, 1),
-            "rss_at_end_mib": round(after["VmRSS"] / 1024, 1),
-        }
+        with jupyter_server(work, root, data, *settings) as server:
+            return measure(args, server, image)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
         subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def record_events(url: str, job_id: str) -> int:
+def measure(args: argparse.Namespace, server: ServerProcess, image: str) -> dict[str, Any]:
+    """Start the flood job, follow it with slow readers, sample the server's memory."""
+    url, headers, pid = server.url("r2d/api"), server.headers, server.proc.pid
+    samples: list[tuple[float, int]] = []
+    idle = status_kib(pid)
+    body = {"source": {"path": "flood"}, "image": image}
+    r = requests.post(f"{url}/builds", json=body, headers=headers, timeout=60)
+    r.raise_for_status()
+    job_id = r.json()["id"]
+    readers = [Reader(server, job_id, args.read_bytes, args.pause) for _ in range(args.readers)]
+    for reader in readers:
+        reader.start()
+    t0 = time.monotonic()
+    record: dict[str, Any] = {}
+    exceeded = False
+    while True:
+        rss = status_kib(pid)
+        samples.append((time.monotonic() - t0, rss["VmRSS"]))
+        if not exceeded and rss["VmRSS"] > args.rss_limit * 1024:
+            exceeded = True
+            requests.post(f"{url}/builds/{job_id}/cancel", headers=headers, timeout=60)
+        record = requests.get(f"{url}/builds/{job_id}", headers=headers, timeout=60).json()
+        if record["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.25)
+    build_s = time.monotonic() - t0
+    during = status_kib(pid)
+    for reader in readers:
+        reader.fast.set()
+    while any(reader.is_alive() for reader in readers):
+        samples.append((time.monotonic() - t0, status_kib(pid)["VmRSS"]))
+        time.sleep(0.25)
+    after = status_kib(pid)
+    expected = record_events(url, headers, job_id)
+    return {
+        "lines": args.lines,
+        "readers": args.readers,
+        "status": record["status"],
+        "rss_limit_exceeded": exceeded,
+        "build_s": round(build_s, 1),
+        "total_s": round(time.monotonic() - t0, 1),
+        "events_in_log": expected,
+        "readers_complete": sum(
+            r.events == expected and r.last_id == expected and r.error is None for r in readers
+        ),
+        "reader_errors": sorted({r.error for r in readers if r.error}),
+        "rss_idle_mib": round(idle["VmRSS"] / 1024, 1),
+        "rss_max_sampled_mib": round(max(kib for _, kib in samples) / 1024, 1),
+        "vmhwm_at_build_end_mib": round(during["VmHWM"] / 1024, 1),
+        "vmhwm_at_end_mib": round(after["VmHWM"] / 1024, 1),
+        "rss_at_end_mib": round(after["VmRSS"] / 1024, 1),
+    }
+
+
+def record_events(url: str, headers: dict[str, str], job_id: str) -> int:
     """How many events the finished job's log holds (its last seq), read back at speed."""
     last = 0
     with requests.get(
-        f"{url}/builds/{job_id}/events", headers=HEADERS, stream=True, timeout=600
+        f"{url}/builds/{job_id}/events", headers=headers, stream=True, timeout=600
     ) as r:
         rest = b""
         for chunk in r.iter_content(chunk_size=1 << 20):
