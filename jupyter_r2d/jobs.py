@@ -571,10 +571,11 @@ class JobManager:
         try:
             context = None
             image_labels = {labels.JOB: job.id}
-            workdir = await asyncio.to_thread(self.store.work_dir, job.id)
             if job.spec is not None:
                 where = job.spec.public_url() or f"folder {job.spec.path or '.'}"
                 self._emit(job, "fetching", f"Fetching {where}")
+                # Only a build has scratch: a push or run of an image starts without a wait.
+                workdir = await asyncio.to_thread(self.store.work_dir, job.id)
                 prepared = await self._unless_cancelled(
                     job,
                     sources.prepare_source(
