@@ -89,6 +89,9 @@ class RunOptions:
     mounts: tuple[str, ...] = ()
     # Seconds to wait for the container's URL to answer before the run fails.
     ready_timeout: float = 60.0
+    # Seconds a container without a port must keep running to count as started: a command
+    # that exits at once is a failed run, not a ready one.
+    settle_time: float = 1.5
 
 
 @dataclass(frozen=True)

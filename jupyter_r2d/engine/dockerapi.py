@@ -453,6 +453,7 @@ class DockerApiEngine(ContainerEngine):
             info = await self._container_info(container_id)
             if info.url is None:
                 on_event(BuildEvent("launching", "The image exposes no port: no URL to open"))
+                await self._wait_ready(container_id, None, options.settle_time)
             else:
                 on_event(BuildEvent("launching", f"Waiting for {without_token(info.url)}"))
                 await self._wait_ready(container_id, info.url, options.ready_timeout)
@@ -462,20 +463,26 @@ class DockerApiEngine(ContainerEngine):
             await asyncio.shield(self._remove_container(container_id))
             raise
 
-    async def _wait_ready(self, container_id: str, url: str, timeout: float) -> None:
+    async def _wait_ready(self, container_id: str, url: str | None, timeout: float) -> None:
+        """Until ``url`` answers, or (without a URL) the container kept running ``timeout``
+        seconds; BuildFailed with its exit code and last lines when it exits before that."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             state = (await self._call(lambda c: c.inspect_container(container_id)))["State"]
             if not state.get("Running"):
                 tail = await self._call(_last_lines, container_id)
+                before = "its URL answered" if url else "it was ready"
                 raise BuildFailed(
-                    f"The container exited with code {state.get('ExitCode')} before its URL "
-                    f"answered" + (f":\n{tail}" if tail else "")
+                    f"The container exited with code {state.get('ExitCode')} before {before}"
+                    + (f":\n{tail}" if tail else "")
                 )
-            if await asyncio.to_thread(_answers, url):
+            if url is None:
+                if loop.time() > deadline:
+                    return
+            elif await asyncio.to_thread(_answers, url):
                 return
-            if loop.time() > deadline:
+            elif loop.time() > deadline:
                 raise BuildFailed(f"{without_token(url)} did not answer within {timeout:g} s")
             await asyncio.sleep(0.25)
 
