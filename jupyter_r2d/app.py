@@ -9,7 +9,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Dict, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
 
 from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
@@ -66,6 +66,12 @@ class JupyterR2D(ExtensionApp):
     )
     retention_days = Float(
         30.0, config=True, help="Finished jobs older than this many days are forgotten."
+    )
+    remove_superseded_images = Bool(
+        True,
+        config=True,
+        help="When a build moves its tag to a new image, remove the image the tag named "
+        "before if jupyter_r2d built it and no container uses it and no tag names it.",
     )
     run_host_address = Unicode(
         "127.0.0.1",
@@ -185,6 +191,7 @@ class JupyterR2D(ExtensionApp):
             retention_days=self.retention_days,
             allowed_roots=list(self.allowed_source_roots),
             tail_bytes=self.log_tail_bytes,
+            remove_superseded_images=self.remove_superseded_images,
             run_options=RunOptions(
                 host_address=self.run_host_address,
                 ready_timeout=self.run_ready_timeout,

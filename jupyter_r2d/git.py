@@ -277,6 +277,15 @@ async def clone(
         await asyncio.gather(work, *guards, return_exceptions=True)
     if max_bytes:
         await _check_size(dest, max_bytes)
+    await _same_bytes_each_clone(dest)
+
+
+async def _same_bytes_each_clone(dest: Path) -> None:
+    """Make the clone's ``.git`` the same bytes on every clone of one commit, so an image
+    that copies it is the same image each rebuild: an index without the checkout's file
+    stats (git compares contents when it needs to) and no reflogs (they hold the time)."""
+    await _folder_git(["read-tree", "HEAD"], dest)
+    await asyncio.to_thread(shutil.rmtree, dest / ".git" / "logs", True)
 
 
 async def _clone(

@@ -227,16 +227,18 @@ class PreviewHandler(R2DHandler):
 
 
 class ImagesHandler(R2DHandler):
-    """``GET images[?q=substring]``: local images, with jupyter_r2d's labels decoded."""
+    """``GET images[?q=substring]``: local images, with jupyter_r2d's labels decoded, and
+    what all images take on disk (``disk.size``, whatever the filter)."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        images = await self.engine.images()
+        catalog = await self.jobs.image_catalog()
+        images = catalog["images"]
         query = self.get_query_argument("q", "").strip().lower()
         if query:
             images = [i for i in images if _image_matches(i, query)]
-        self.write_json({"images": images})
+        self.write_json({"images": images, "disk": catalog["disk"]})
 
 
 def _image_matches(image: dict[str, Any], query: str) -> bool:

@@ -86,6 +86,9 @@ class JobSettings:
     tail_bytes: int = 8 * 1024 * 1024
     #: Seconds to wait for running jobs to cancel at shutdown.
     stop_timeout: float = 30.0
+    #: After a build moved its tag to a new image: remove the image the tag named before,
+    #: when jupyter_r2d built it and nothing uses it (no container, no tag).
+    remove_superseded_images: bool = True
 
 
 #: Bytes of events a follower gets at most in one batch (one read of the log file, one
@@ -347,9 +350,30 @@ class JobManager:
             if isinstance(container := job.record.get("container"), dict) and container.get("id")
         }
 
+    async def image_catalog(self) -> dict[str, Any]:
+        """The engine's image catalog, each image of ours with the job that built it."""
+        await self.ensure_started()
+        catalog = await self.engine.image_catalog()
+        builders = self._builders()
+        for image in catalog["images"]:
+            _add_job(image, builders)
+        return catalog
+
+    def _builders(self) -> dict[str, str]:
+        """Image id -> id of the newest job that built it (the image itself does not say:
+        an unchanged rebuild gives the same image, whichever job built it)."""
+        builders: dict[str, str] = {}
+        for record in sorted(self.records(), key=lambda r: (r["created"], r["id"])):
+            if record.get("status") == "succeeded" and record.get("image_id"):
+                builders[str(record["image_id"])] = record["id"]
+        return builders
+
     async def inspect_image(self, ref: str) -> dict[str, Any]:
-        """The engine's inspect view plus the command that reproduces the build."""
+        """The engine's inspect view plus the command that reproduces the build and the
+        job that built the image."""
+        await self.ensure_started()
         view = await self.engine.inspect_image(ref)
+        _add_job(view, self._builders())
         tags = view.get("tags") or []
         view["reproduce"] = labels.reproduce_command(
             view.get("labels") or {}, tags[0] if tags else None, self.settings.root_dir
@@ -570,7 +594,10 @@ class JobManager:
 
         try:
             context = None
-            image_labels = {labels.JOB: job.id}
+            # Constant: an unchanged rebuild must give the same image (the job is in the
+            # record, and on the run's container).
+            image_labels = {labels.BUILT_BY: labels.BUILT_BY_VALUE}
+            superseded: str | None = None
             if job.spec is not None:
                 where = job.spec.public_url() or f"folder {job.spec.path or '.'}"
                 self._emit(job, "fetching", f"Fetching {where}")
@@ -607,6 +634,8 @@ class JobManager:
                 cancel=job.cancel,
                 scratch_dir=workdir,
             )
+            if context is not None and self.settings.remove_superseded_images:
+                superseded = await self.engine.current_image_id(request.image)
             result = await self.engine.build(request, on_event)
             container = result.container
             job.record.update(
@@ -615,8 +644,11 @@ class JobManager:
                 digest=result.digest,
                 container={"id": container.id, "url": container.url} if container else None,
             )
+            if superseded is not None and result.image_id not in (None, superseded):
+                await self._remove_superseded(job, superseded)
         except (BuildCancelled, asyncio.CancelledError):
-            job.record.update(status="cancelled")
+            if job.status != "succeeded":  # a stop may land after the build, in the cleanup
+                job.record.update(status="cancelled")
             if not job.terminal:
                 self._emit(job, "cancelled", "Cancelled")
         except R2DError as err:
@@ -633,6 +665,15 @@ class JobManager:
             self._running -= 1
             self._finished(job)
             self._pump()
+
+    async def _remove_superseded(self, job: Job, image_id: str) -> None:
+        """The image the build's tag named before, if nothing uses it: a failure to remove
+        it is logged, never the job's."""
+        try:
+            if await self.engine.remove_superseded(image_id):
+                log.info("build job %s: removed the image it superseded, %s", job.id, image_id)
+        except Exception as err:
+            log.warning("build job %s: could not remove superseded %s: %s", job.id, image_id, err)
 
     async def _unless_cancelled(self, job: Job, work: Any) -> Any:
         """Await ``work``, but stop it and raise BuildCancelled when the job is cancelled."""
@@ -785,3 +826,10 @@ class JobManager:
         for job in doomed:
             with contextlib.suppress(R2DError):
                 await self.delete(job.id)
+
+
+def _add_job(image: dict[str, Any], builders: dict[str, str]) -> None:
+    """Fill in ``r2d.job`` of an image of ours from the job records."""
+    info = image.get("r2d")
+    if isinstance(info, dict) and (job_id := builders.get(str(image.get("id")))):
+        info["job"] = job_id

@@ -9,6 +9,11 @@ from typing import Any
 
 PREFIX = "jupyter_r2d."
 
+#: On images jupyter_r2d built, always this value: a constant, so that an unchanged rebuild
+#: gives the very same image (which job built it is in the job records, not in the image).
+BUILT_BY = PREFIX + "built_by"
+BUILT_BY_VALUE = "jupyter_r2d"
+
 #: On images: where the build came from.
 SOURCE = PREFIX + "source"  # folder path relative to the server root, or git URL (no secrets)
 REF = PREFIX + "ref"  # git ref asked for ("" for a folder)
@@ -16,7 +21,8 @@ COMMIT = PREFIX + "commit"  # resolved git commit ("" when not a git tree)
 DIRTY = PREFIX + "dirty"  # "true" when the folder had uncommitted changes
 SUBDIR = PREFIX + "subdir"  # subdirectory of the repo that was built
 BUILDPACK = PREFIX + "buildpack"  # repo2docker buildpack class name
-JOB = PREFIX + "job"  # id of the build job that made the image / started the container
+#: On containers a run started: the job's id (images of older versions carry it too).
+JOB = PREFIX + "job"
 
 #: On containers a run started (so containers() and stop() only touch ours).
 RUN = PREFIX + "run"  # always "true"
@@ -30,9 +36,19 @@ R2D_REF = "repo2docker.ref"
 R2D_VERSION = "repo2docker.version"
 
 
+def built_by_us(image_labels: dict[str, str]) -> bool:
+    """Whether the labels say jupyter_r2d built the image (a claim: any image can carry
+    them; enough to decorate or prune a dangling image, never to trust one)."""
+    return image_labels.get(BUILT_BY) == BUILT_BY_VALUE or JOB in image_labels
+
+
 def describe(image_labels: dict[str, str]) -> dict[str, Any] | None:
-    """Provenance of an image from its labels; None when neither we nor repo2docker built it."""
-    ours = JOB in image_labels
+    """Provenance of an image from its labels; None when neither we nor repo2docker built it.
+
+    ``job`` is what the image's own label says (images of older versions); the job manager
+    fills it in from its records for the images it built.
+    """
+    ours = built_by_us(image_labels)
     if not ours and R2D_VERSION not in image_labels:
         return None
     # repo2docker's own ref label holds the commit it built; ours keeps the ref asked for.
@@ -61,7 +77,7 @@ def reproduce_command(
     if info is None or not info["source"]:
         return None
     source = info["source"]
-    if root_dir is not None and JOB in image_labels and not _is_remote(source):
+    if root_dir is not None and built_by_us(image_labels) and not _is_remote(source):
         source = str(Path(root_dir, source).resolve())
     # Labels are an image's to set: each value is glued to its option and the source comes
     # after "--", so none of them is ever read as an option ("--ref=-x", "-- -source").

@@ -13,6 +13,8 @@ from typing import Any
 import docker
 import pytest
 from conftest import make_repo
+from dockerimages import build_image
+from gitservers import publish
 
 from jupyter_r2d import labels
 
@@ -43,12 +45,17 @@ async def call(jp_fetch, *parts: str, method: str = "GET", body: Any = None, **k
 
 
 async def build(jp_fetch, path: str, image: str, **options: Any) -> dict[str, Any]:
-    """Start a build and wait until its record is final (after-build work included)."""
+    """Build a folder; the job's record once final (after-build work included)."""
     body = {"source": {"path": path}, "image": image, **options}
     job = await call(jp_fetch, "builds", method="POST", body=body)
+    return await finished(jp_fetch, job["id"])
+
+
+async def finished(jp_fetch, job_id: str) -> dict[str, Any]:
+    """The job's record once it is final: the removal of a superseded image comes first."""
     deadline = asyncio.get_running_loop().time() + 180
     while True:
-        record = await call(jp_fetch, "builds", job["id"])
+        record = await call(jp_fetch, "builds", job_id)
         if record["finished"] is not None:
             return dict(record)
         assert asyncio.get_running_loop().time() < deadline, record
@@ -58,8 +65,10 @@ async def build(jp_fetch, path: str, image: str, **options: Any) -> dict[str, An
 def project(root: Path, base_image: str, step: str) -> tuple[str, Path]:
     """A Dockerfile project under a unique folder name (its source label is ours alone)."""
     name = f"proj-{uuid.uuid4().hex[:8]}"
-    dockerfile = f'FROM {base_image}\nRUN echo {step} > /step.txt\nCMD ["cat", "/step.txt"]\n'
-    return name, make_repo(root / name, {"Dockerfile": dockerfile})
+    dockerfile = (
+        f'FROM {base_image}\nCOPY . /src/\nRUN echo {step} > /step.txt\nCMD ["cat", "/step.txt"]\n'
+    )
+    return name, make_repo(root / name, {"Dockerfile": dockerfile, "data/notes.txt": "hi\n"})
 
 
 def ours_dangling(client: docker.APIClient, folder: str) -> set[str]:
@@ -83,6 +92,162 @@ def remove_afterwards(docker_client: docker.APIClient):
     for image in made["images"]:
         with contextlib.suppress(docker.errors.DockerException):
             docker_client.remove_image(image, force=True)
+
+
+async def test_unchanged_rebuilds_give_one_image_and_nothing_dangling(
+    jp_fetch, jp_root_dir: Path, base_image, unique_name, docker_client, remove_afterwards
+):
+    folder, _ = project(jp_root_dir, base_image, uuid.uuid4().hex)
+    image = f"{unique_name}:same"
+    records = []
+    for _ in range(3):
+        record = await build(jp_fetch, folder, image)
+        assert record["status"] == "succeeded", record
+        remove_afterwards["images"].append(record["image_id"])
+        records.append(record)
+    assert len({r["image_id"] for r in records}) == 1, [r["image_id"] for r in records]
+    assert ours_dangling(docker_client, folder) == set()
+    # The job is in the record and on the inspect view, not in the image.
+    view = await call(jp_fetch, "images", image)
+    assert labels.JOB not in view["labels"]
+    assert view["r2d"]["source"] == folder
+    assert view["r2d"]["job"] == records[-1]["id"]
+    listed = {i["id"]: i for i in (await call(jp_fetch, "images"))["images"]}
+    assert listed[records[0]["image_id"]]["r2d"]["source"] == folder
+
+
+async def test_unchanged_rebuilds_of_a_git_source_give_one_image(
+    jp_fetch, tmp_path: Path, git_server, base_image, unique_name, docker_client,
+    remove_afterwards,
+):  # fmt: skip
+    """Each build clones afresh (new file times): the image is the same all the same."""
+    _, work = project(tmp_path, base_image, uuid.uuid4().hex)
+    publish(work, git_server.base, "same.git")
+    image = f"{unique_name}:git"
+    ids = []
+    for _ in range(3):
+        body = {"source": {"url": git_server.url("same.git")}, "image": image}
+        job = await call(jp_fetch, "builds", method="POST", body=body)
+        record = await finished(jp_fetch, job["id"])
+        assert record["status"] == "succeeded", record
+        remove_afterwards["images"].append(record["image_id"])
+        ids.append(record["image_id"])
+        await asyncio.sleep(1.1)  # a second later: any file time taken from the clock differs
+    assert len(set(ids)) == 1, ids
+
+
+async def test_a_changed_rebuild_removes_the_image_it_superseded(
+    jp_fetch, jp_root_dir: Path, base_image, unique_name, docker_client, remove_afterwards
+):
+    folder, repo = project(jp_root_dir, base_image, "one")
+    image = f"{unique_name}:moved"
+    first = await build(jp_fetch, folder, image)
+    remove_afterwards["images"].append(first["image_id"])
+    (repo / "Dockerfile").write_text((repo / "Dockerfile").read_text().replace("one", "two"))
+    second = await build(jp_fetch, folder, image)
+    remove_afterwards["images"].append(second["image_id"])
+    assert second["status"] == "succeeded" and second["image_id"] != first["image_id"]
+    ids = image_ids(docker_client)
+    assert first["image_id"] not in ids
+    assert second["image_id"] in ids
+    assert ours_dangling(docker_client, folder) == set()
+
+
+async def test_a_superseded_image_in_use_or_still_tagged_is_kept(
+    jp_fetch, jp_root_dir: Path, base_image, unique_name, docker_client, remove_afterwards
+):
+    folder, repo = project(jp_root_dir, base_image, "one")
+    image = f"{unique_name}:moved"
+    # One old image has a container (not even started), the other still has a tag.
+    used = await build(jp_fetch, folder, image)
+    remove_afterwards["images"].append(used["image_id"])
+    container = docker_client.create_container(used["image_id"], command=["true"])["Id"]
+    remove_afterwards["containers"].append(container)
+    (repo / "Dockerfile").write_text((repo / "Dockerfile").read_text().replace("one", "two"))
+    tagged = await build(jp_fetch, folder, image)
+    remove_afterwards["images"].append(tagged["image_id"])
+    docker_client.tag(tagged["image_id"], unique_name, "kept")
+    remove_afterwards["images"].append(f"{unique_name}:kept")
+    (repo / "Dockerfile").write_text((repo / "Dockerfile").read_text().replace("two", "three"))
+    latest = await build(jp_fetch, folder, image)
+    remove_afterwards["images"].append(latest["image_id"])
+    assert len({used["image_id"], tagged["image_id"], latest["image_id"]}) == 3
+    ids = image_ids(docker_client)
+    assert {used["image_id"], tagged["image_id"], latest["image_id"]} <= ids
+
+
+class TestSettingOff:
+    @pytest.fixture(params=ENGINES)
+    def jp_server_config(self, request: pytest.FixtureRequest) -> dict[str, Any]:
+        return server_config(request.param, remove_superseded_images=False)
+
+    async def test_the_superseded_image_stays(
+        self, jp_fetch, jp_root_dir, base_image, unique_name, docker_client, remove_afterwards
+    ):
+        folder, repo = project(jp_root_dir, base_image, "one")
+        image = f"{unique_name}:moved"
+        first = await build(jp_fetch, folder, image)
+        remove_afterwards["images"].append(first["image_id"])
+        (repo / "Dockerfile").write_text((repo / "Dockerfile").read_text().replace("one", "two"))
+        second = await build(jp_fetch, folder, image)
+        remove_afterwards["images"].append(second["image_id"])
+        assert second["image_id"] != first["image_id"]
+        assert ours_dangling(docker_client, folder) == {first["image_id"]}
+
+
+# --- disk figures -------------------------------------------------------------------------
+
+
+def raw_df(client: docker.APIClient) -> dict[str, Any]:
+    return dict(client.df())
+
+
+async def test_disk_figures_count_shared_layers_once(
+    jp_fetch, base_image, unique_name, docker_client, remove_afterwards
+):
+    """Two images on one base: "on disk" is what `docker system df` says, and a prune's
+    figure is what removing the images frees (their own layers, not the shared base)."""
+    made = []
+    for n in range(2):
+        ref = f"{unique_name}:share{n}"
+        # Labelled as older builds of ours were, then untagged: dangling, for the prune plan.
+        build_image(
+            docker_client,
+            f"FROM {base_image}\nLABEL {labels.JOB}=0123456789ab\n"
+            f"RUN head -c {(n + 1) * 300_000} /dev/urandom > /blob\n",
+            ref,
+        )
+        made.append(str(docker_client.inspect_image(ref)["Id"]))
+        remove_afterwards["images"].append(made[-1])
+        # The tag moves to the base image: ours is left dangling.
+        docker_client.tag(base_image, ref)
+        docker_client.remove_image(ref)
+    # Other tests build at the same time: take the figure between two equal readings.
+    for _ in range(20):
+        before = raw_df(docker_client)
+        answer = await call(jp_fetch, "images")
+        after = raw_df(docker_client)
+        if before["LayersSize"] == after["LayersSize"]:
+            break
+        await asyncio.sleep(0.5)
+    else:
+        pytest.fail("the daemon's figures never held still")
+    total = after["LayersSize"]
+    naive = sum(i["size"] for i in answer["images"])
+    assert naive > total  # shared layers: a plain sum counts the base several times
+    assert abs(answer["disk"]["size"] - total) <= 0.01 * total, (answer["disk"], total)
+
+    unique = {i["Id"]: i["Size"] - i["SharedSize"] for i in after["Images"]}
+    listed = {i["id"]: i for i in answer["images"]}
+    for image_id in made:
+        assert listed[image_id]["unique_size"] == unique[image_id]
+        assert listed[image_id]["shared_size"] > 0
+    plan = await call(jp_fetch, "images", "prune", method="POST", params={"dry_run": "true"})
+    entries = {e["id"]: e for e in plan["removed"]}
+    for image_id in made:
+        assert entries[image_id]["size"] == unique[image_id]
+        assert entries[image_id]["size"] < listed[image_id]["size"]
+    assert plan["space_reclaimed"] == sum(e["size"] for e in plan["removed"])
 
 
 # --- a run that exits ---------------------------------------------------------------------

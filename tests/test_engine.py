@@ -39,6 +39,7 @@ from jupyter_r2d.engine import (
     RegistryCredentials,
     make_engine,
 )
+from jupyter_r2d.engine.buildx import JOB_ENV
 from jupyter_r2d.engine.dockerapi import DockerApiEngine
 from jupyter_r2d.errors import BuildCancelled, BuildFailed
 from jupyter_r2d.lines import MAX_LINE, cut_mark
@@ -450,8 +451,9 @@ async def test_leftovers_of_a_killed_server_are_stopped(
     with log.open("wb") as out:
         leftover = subprocess.Popen(  # noqa: ASYNC220 - started and left alone, as a crash would
             ["docker", "buildx", "build", "--progress=plain",
-             "--label", f"{labels.JOB}={job_id}", "--tag", f"{unique_name}:left", str(repo)],
+             "--tag", f"{unique_name}:left", str(repo)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, JOB_ENV: job_id},
         )  # fmt: skip
     # The run's container, as a run creates it: named for the job, with the job's labels.
     container = docker_client.create_container(

@@ -15,7 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import BuildCancelled, BuildFailed, EngineUnavailable, InvalidRequest, R2DError
+from ..errors import (
+    BuildCancelled,
+    BuildFailed,
+    EngineUnavailable,
+    InvalidRequest,
+    NotFound,
+    R2DError,
+)
 
 Phase = Literal[
     "waiting",
@@ -280,6 +287,23 @@ class ContainerEngine(ABC):
     @abstractmethod
     async def images(self) -> list[dict[str, Any]]:
         """Local images, as the API's ``GET images`` lists them."""
+
+    async def image_catalog(self) -> dict[str, Any]:
+        """``{"images": images(), "disk": {"size": bytes the images' layers take}}``: shared
+        layers counted once, as ``docker system df`` counts them (None when unknown)."""
+        return {"images": await self.images(), "disk": {"size": None}}
+
+    async def current_image_id(self, ref: str) -> str | None:
+        """Id of the local image ``ref`` names now; None when there is none."""
+        try:
+            return await self._existing_image_id(ref)
+        except NotFound:
+            return None
+
+    async def remove_superseded(self, image_id: str) -> bool:
+        """Remove the image ``image_id`` if jupyter_r2d built it, no tag names it and no
+        container uses it; whether it was removed. (A rebuild moved its tag away.)"""
+        return False
 
     @abstractmethod
     async def inspect_image(self, ref: str) -> dict[str, Any]:

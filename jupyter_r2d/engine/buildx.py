@@ -18,13 +18,14 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import labels
 from ..errors import BuildFailed, EngineUnavailable
 from .base import BuildEvent, BuildRequest, EventSink, RegistryCredentials
 from .credentials import private_docker_config, redactor
 from .dockerapi import DockerApiEngine
 from .progress import ProgressTranslator, RawJsonDecoder
 
+#: The environment variable that carries a build's job id to ``docker buildx build``.
+JOB_ENV = "JUPYTER_R2D_JOB"
 #: Seconds a builder's driver, once inspected, is trusted without asking again.
 DRIVER_TTL = 60.0
 #: Seconds between SIGTERM and SIGKILL when a build is cancelled (the limit is 2 s in all).
@@ -158,6 +159,9 @@ class BuildxEngine(DockerApiEngine):
                 args += ["--file", str(context.path / context.dockerfile), "--", str(context.path)]
             async with self._docker_config(request.credentials, scratch) as config_dir:
                 env = {**self.cli_env(), **build_args}
+                if request.job_id:
+                    # How abandon() knows the process (not a label: the image must not vary).
+                    env[JOB_ENV] = request.job_id
                 if config_dir is not None:
                     env["DOCKER_CONFIG"] = str(config_dir)
                 await self._run_buildx(args, env, context.tarball, request, on_event)
@@ -172,13 +176,14 @@ class BuildxEngine(DockerApiEngine):
             await asyncio.to_thread(shutil.rmtree, scratch, True)
 
     async def abandon(self, job_ids: Collection[str]) -> int:
-        """Also kill buildx processes a crashed server left running (found by the job label).
+        """Also kill buildx processes a crashed server left running (found by the job id in
+        their environment).
 
         buildx runs in a session of its own so a cancel can kill its whole group; the price
         is that it outlives a server killed with SIGKILL, hence this sweep at start.
         """
         stopped = await super().abandon(job_ids)
-        markers = {f"{labels.JOB}={job_id}" for job_id in job_ids}
+        markers = {f"{JOB_ENV}={job_id}".encode() for job_id in job_ids}
         if markers:
             stopped += await asyncio.to_thread(_kill_leftover_builds, markers)
         return stopped
@@ -257,16 +262,19 @@ async def _kill_group(proc: asyncio.subprocess.Process) -> None:
             continue
 
 
-def _kill_leftover_builds(markers: set[str]) -> int:
-    """SIGKILL the process groups of ``buildx build`` processes labelled with a marker."""
+def _kill_leftover_builds(markers: set[bytes]) -> int:
+    """SIGKILL the process groups of ``buildx build`` processes with a marker in their
+    environment (``JUPYTER_R2D_JOB=<id>``)."""
     groups: set[int] = set()
     for proc_dir in Path("/proc").glob("[0-9]*"):
         try:
-            argv = (proc_dir / "cmdline").read_bytes().split(b"\0")
+            argv = set((proc_dir / "cmdline").read_bytes().split(b"\0"))
+            if not {b"buildx", b"build"} <= argv:
+                continue
+            environ = set((proc_dir / "environ").read_bytes().split(b"\0"))
         except OSError:
             continue
-        args = {a.decode("utf-8", "replace") for a in argv}
-        if {"buildx", "build"} <= args and markers & args:
+        if markers & environ:
             with contextlib.suppress(ProcessLookupError):
                 groups.add(os.getpgid(int(proc_dir.name)))
     groups.discard(os.getpgid(0))  # never our own group, whatever matched

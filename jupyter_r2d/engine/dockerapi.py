@@ -543,13 +543,19 @@ class DockerApiEngine(ContainerEngine):
 
     async def images(self) -> list[dict[str, Any]]:
         """Local images with decoded jupyter_r2d labels, dangling and in-use flags."""
+        return list((await self.image_catalog())["images"])
 
-        def listing(client: docker.APIClient) -> tuple[list[dict[str, Any]], set[str]]:
+    async def image_catalog(self) -> dict[str, Any]:
+        """Images with their own and shared sizes, and what all their layers take on disk
+        (the daemon's ``/system/df``: the figures ``docker system df`` shows)."""
+
+        def listing(client: docker.APIClient) -> tuple[dict[str, Any], set[str]]:
             in_use = {str(c.get("ImageID")) for c in client.containers(all=True)}
-            return client.images(), in_use
+            return _image_df(client), in_use
 
-        images, in_use = await self._call(listing)
-        return [_image_entry(item, in_use) for item in images]
+        usage, in_use = await self._call(listing)
+        images = [_image_entry(item, in_use) for item in usage.get("Images") or []]
+        return {"images": images, "disk": {"size": int(usage.get("LayersSize") or 0)}}
 
     async def inspect_image(self, ref: str) -> dict[str, Any]:
         """The inspect view: config, labels, layer history with sizes, repo digests."""
@@ -609,24 +615,23 @@ class DockerApiEngine(ContainerEngine):
             raise
 
     async def prune(self, dry_run: bool = False) -> dict[str, Any]:
-        """Remove dangling images that jupyter_r2d built (``dry_run``: only list them)."""
+        """Remove dangling images that jupyter_r2d built (``dry_run``: only list them).
 
-        def dangling(client: docker.APIClient) -> tuple[list[dict[str, Any]], set[str]]:
-            in_use = {str(c.get("ImageID")) for c in client.containers(all=True)}
-            found = client.images(filters={"dangling": True, "label": labels.JOB})
-            return found, in_use
-
-        found, in_use = await self._call(dangling)
+        An entry's size, and so ``space_reclaimed``, is the image's own layers: what its
+        removal frees (layers it shares with other images stay).
+        """
+        catalog = await self.image_catalog()
+        found = [i for i in catalog["images"] if i["dangling"] and labels.built_by_us(i["labels"])]
         removed: list[dict[str, Any]] = []
         skipped: list[dict[str, Any]] = []
         for item in found:
-            entry = {"id": item["Id"], "size": int(item.get("Size") or 0)}
-            if item["Id"] in in_use:
+            entry = {"id": item["id"], "size": item["unique_size"]}
+            if item["in_use"]:
                 skipped.append({**entry, "reason": "in use by a container"})
                 continue
             if not dry_run:
                 try:
-                    await self._call(lambda c, i=item["Id"]: c.remove_image(i))
+                    await self._call(lambda c, i=item["id"]: c.remove_image(i))
                 except APIError as err:
                     skipped.append({**entry, "reason": str(err.explanation or err)})
                     continue
@@ -637,6 +642,31 @@ class DockerApiEngine(ContainerEngine):
             "skipped": skipped,
             "space_reclaimed": sum(e["size"] for e in removed),
         }
+
+    async def remove_superseded(self, image_id: str) -> bool:
+        """Remove an image a rebuild moved its tag away from, if jupyter_r2d built it, no tag
+        names it and no container (running or not) uses it."""
+
+        def remove(client: docker.APIClient) -> bool:
+            try:
+                data = client.inspect_image(image_id)
+            except DockerNotFound:
+                return False
+            tags = [t for t in data.get("RepoTags") or [] if t != "<none>:<none>"]
+            if tags or not labels.built_by_us((data.get("Config") or {}).get("Labels") or {}):
+                return False
+            users = client.containers(all=True, filters={"ancestor": data["Id"]})
+            if any(u.get("ImageID") == data["Id"] for u in users):
+                return False
+            try:
+                # By id and without force: the daemon refuses if a tag or container came
+                # meanwhile, or child images depend on it.
+                client.remove_image(data["Id"])
+            except APIError:
+                return False
+            return True
+
+        return bool(await self._call(remove))
 
 
 def _container_name(job_id: str) -> str:
@@ -697,16 +727,28 @@ def _container_from_listing(item: dict[str, Any]) -> ContainerInfo:
     )
 
 
+def _image_df(client: docker.APIClient) -> dict[str, Any]:
+    """``GET /system/df?type=image``: images with SharedSize, and LayersSize (older daemons
+    ignore ``type`` and answer with containers and volumes too)."""
+    response = client._get(client._url("/system/df"), params={"type": "image"})
+    return dict(client._result(response, True))
+
+
 def _image_entry(item: dict[str, Any], in_use: set[str]) -> dict[str, Any]:
     tags = [t for t in item.get("RepoTags") or [] if t != "<none>:<none>"]
     digests = [d for d in item.get("RepoDigests") or [] if not d.startswith("<none>")]
     item_labels = item.get("Labels") or {}
+    size = int(item.get("Size") or 0)
+    shared = max(int(item.get("SharedSize") or 0), 0)  # -1: not computed
     return {
         "id": item["Id"],
         "tags": tags,
         "digests": digests,
         "created": _iso(item.get("Created")),
-        "size": int(item.get("Size") or 0),
+        "size": size,
+        # Layers shared with other images, and the image's own: what removing it frees.
+        "shared_size": shared,
+        "unique_size": size - shared,
         "labels": item_labels,
         "r2d": labels.describe(item_labels),
         "dangling": not tags,

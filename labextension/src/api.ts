@@ -273,8 +273,12 @@ export interface IImage {
   tags: string[];
   /** Creation time. */
   created: string;
-  /** Size in bytes. */
+  /** Size in bytes, layers shared with other images included. */
   size: number;
+  /** Bytes of layers shared with other images. */
+  shared_size: number;
+  /** Bytes of the image's own layers: what removing it frees. */
+  unique_size: number;
   /** Image labels. */
   labels: { [key: string]: string };
   /** jupyter_r2d provenance, null for other images. */
@@ -291,10 +295,21 @@ export interface IImage {
   in_use: boolean;
 }
 
-/** List local images (optional substring filter). */
-export async function listImages(q = ''): Promise<IImage[]> {
+/** The answer of `GET images`. */
+export interface IImageCatalog {
+  /** The images (those the filter matched). */
+  images: IImage[];
+  /** What all local images take on disk, shared layers counted once. */
+  disk: {
+    /** Bytes (`docker system df`'s image size); null when the engine cannot tell. */
+    size: number | null;
+  };
+}
+
+/** List local images (optional substring filter), with their disk usage. */
+export function listImageCatalog(q = ''): Promise<IImageCatalog> {
   const query = q ? `?q=${encodeURIComponent(q)}` : '';
-  return (await requestAPI<{ images: IImage[] }>(`images${query}`)).images;
+  return requestAPI<IImageCatalog>(`images${query}`);
 }
 
 /** Remove an image by id or name:tag. */
@@ -398,7 +413,7 @@ export function inspectImage(ref: string): Promise<IImageInspect> {
 export interface IPruneEntry {
   /** Image id. */
   id: string;
-  /** Size in bytes. */
+  /** Bytes of the image's own layers (what removing it frees). */
   size: number;
   /** Why it was kept (skipped entries only). */
   reason?: string;
@@ -412,7 +427,7 @@ export interface IPruneResult {
   removed: IPruneEntry[];
   /** Kept, with the reason. */
   skipped: IPruneEntry[];
-  /** Bytes freed (or to be freed). */
+  /** Bytes freed (or to be freed): the removed images' own layers. */
   space_reclaimed: number;
 }
 

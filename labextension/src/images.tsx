@@ -140,7 +140,11 @@ export async function removeImageInteractive(
           ref,
           others.join(', ')
         )
-      : trans.__('Remove %1 (%2)?', ref, formatSize(image.size)),
+      : trans.__(
+          'Remove %1? This frees %2.',
+          ref,
+          formatSize(image.unique_size)
+        ),
     buttons: [
       Dialog.cancelButton({ label: trans.__('Cancel') }),
       Dialog.warnButton({ label: trans.__('Remove') })
@@ -173,6 +177,8 @@ export async function removeImageInteractive(
 export interface IImageBrowserProps {
   /** The images. */
   images: IImage[];
+  /** What all images take on disk, shared layers counted once (null: unknown). */
+  diskSize: number | null;
   /** Open the inspect view of an image. */
   onInspect: (ref: string) => void;
   /** Open the actions menu (run, push, remove) of an image at a button. */
@@ -195,7 +201,6 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
     () => groupImages(props.images, filter, sort),
     [props.images, filter, sort]
   );
-  const total = props.images.reduce((sum, i) => sum + i.size, 0);
 
   return (
     <div className="jp-r2d-images">
@@ -230,11 +235,13 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
         </button>
       </div>
       <div className="jp-r2d-images-total">
-        {trans.__(
-          '%1 images, %2 on disk',
-          props.images.length,
-          formatSize(total)
-        )}
+        {props.diskSize === null
+          ? trans.__('%1 images', props.images.length)
+          : trans.__(
+              '%1 images, %2 on disk',
+              props.images.length,
+              formatSize(props.diskSize)
+            )}
       </div>
       <ul className="jp-r2d-image-groups" aria-label={trans.__('Images')}>
         {groups.map(([repo, entries]) => (

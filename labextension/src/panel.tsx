@@ -15,7 +15,7 @@ import {
   IImage,
   listBuilds,
   listContainers,
-  listImages,
+  listImageCatalog,
   listRegistries
 } from './api';
 import { BuildForm } from './buildForm';
@@ -114,7 +114,7 @@ export class ImagesPanel extends ReactWidget {
     const [jobs, containers, images, registries] = await Promise.allSettled([
       listBuilds(),
       listContainers(),
-      listImages(),
+      listImageCatalog(),
       this._registriesLoaded
         ? Promise.resolve(this._registries)
         : listRegistries()
@@ -134,7 +134,8 @@ export class ImagesPanel extends ReactWidget {
       this._containersError = (containers.reason as Error).message;
     }
     if (images.status === 'fulfilled') {
-      this._images = images.value;
+      this._images = images.value.images;
+      this._diskSize = images.value.disk.size;
       this._imagesError = null;
     } else {
       this._imagesError = (images.reason as Error).message;
@@ -304,6 +305,7 @@ export class ImagesPanel extends ReactWidget {
             )}
             <ImageBrowser
               images={this._images}
+              diskSize={this._diskSize}
               trans={this._trans}
               onInspect={ref =>
                 void this._options.commands.execute(CommandIDs.inspectImage, {
@@ -356,6 +358,7 @@ export class ImagesPanel extends ReactWidget {
   private _registries: IRegistry[] = [];
   private _registriesLoaded = false;
   private _images: IImage[] = [];
+  private _diskSize: number | null = null;
   private _containers: IContainer[] = [];
   private _containersError: string | null = null;
   private _imagesError: string | null = null;

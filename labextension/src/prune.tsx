@@ -37,8 +37,8 @@ export class PrunePlan extends ReactWidget {
         {plan.removed.length > 0 ? (
           <p>
             {trans._n(
-              'This dangling image built by jupyter_r2d will be removed (%2):',
-              'These %1 dangling images built by jupyter_r2d will be removed (%2):',
+              'This dangling image built by jupyter_r2d will be removed, freeing %2:',
+              'These %1 dangling images built by jupyter_r2d will be removed, freeing %2:',
               plan.removed.length,
               formatSize(plan.space_reclaimed)
             )}
