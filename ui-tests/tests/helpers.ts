@@ -119,7 +119,9 @@ export async function jobViaAPI(
         record = await (
           await page.request.get(`/r2d/api/builds/${job.id}`)
         ).json();
-        return record.status;
+        // "finished" comes after the work that follows a build (the removal of the
+        // image it superseded).
+        return record.finished ? record.status : 'running';
       },
       { timeout: 120000, intervals: [500, 1000] }
     )
