@@ -23,7 +23,7 @@ from ..errors import BuildFailed, EngineUnavailable
 from .base import BuildEvent, BuildRequest, EventSink, RegistryCredentials
 from .credentials import private_docker_config, redactor
 from .dockerapi import DockerApiEngine
-from .progress import ProgressTranslator, RawJsonDecoder
+from .progress import HOLD, ProgressTranslator, RawJsonDecoder
 
 #: Seconds a builder's driver, once inspected, is trusted without asking again.
 DRIVER_TTL = 60.0
@@ -228,7 +228,14 @@ class BuildxEngine(DockerApiEngine):
                 stdin.close()
         try:
             assert proc.stdout is not None
-            while chunk := await proc.stdout.read(65536):
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(proc.stdout.read(65536), HOLD)
+                except asyncio.TimeoutError:
+                    translator.tick()  # quiet: output held for ordering goes out now
+                    continue
+                if not chunk:
+                    break
                 for item in decoder.feed(chunk):
                     translator.handle(item)
             for item in decoder.close():
