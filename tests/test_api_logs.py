@@ -101,8 +101,8 @@ async def test_output_cut_by_buildkit_gets_a_notice_on_how_to_lift_the_limit(
     dockerfile = f"FROM {base_image}\nRUN echo {{unique}} && seq 1 400000\n"
     events = await build_folder(jp_fetch, read_events, jp_root_dir, dockerfile, image)
     notices = [e for e in events if e.get("notice") == LOG_LIMIT_NOTICE]
-    assert len(notices) == 1, notices
-    notice = notices[0]
+    assert notices, [e["message"] for e in events[-20:]]
+    notice = notices[0]  # (a slow step may be let through and cut again: more notices)
     assert notice["phase"] == "building"
     assert "log limit" in notice["message"]
     for name in ("BUILDKIT_STEP_LOG_MAX_SIZE", "BUILDKIT_STEP_LOG_MAX_SPEED", "docker-api"):
