@@ -79,7 +79,7 @@ def serve(port: int, root: str, lines: int) -> None:
                         BuildEvent(
                             "pushing",
                             f"#{i} layer {i % 7}: pushing data ...",
-                            Progress("layer", i, lines, "a1b2c3"),
+                            Progress("bytes", i, lines, "a1b2c3"),
                         )
                     )
                 await asyncio.sleep(0)  # one pipe read's worth, then let others run

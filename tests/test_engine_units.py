@@ -15,7 +15,13 @@ import pytest
 
 from jupyter_r2d.engine import BuildEvent, RegistryCredentials
 from jupyter_r2d.engine.credentials import private_docker_config, redactor
-from jupyter_r2d.engine.progress import MAX_OBJECT, ProgressTranslator, RawJsonDecoder
+from jupyter_r2d.engine.progress import (
+    HOLD_CHUNKS,
+    LOG_LIMIT_NOTICE,
+    MAX_OBJECT,
+    ProgressTranslator,
+    RawJsonDecoder,
+)
 from jupyter_r2d.jobs import Job
 from jupyter_r2d.lines import MAX_LINE, LineSplitter, cap, cut_mark
 
@@ -146,6 +152,103 @@ def test_transfers_report_progress_at_most_once_a_second_and_when_done():
         "naming to x done",
     ]
     assert events[1].progress is not None and events[1].progress.current == 50_000_000
+    assert events[1].progress.total == 50_000_000  # done: nothing left in flight
+
+
+def test_transfer_progress_is_bytes_never_above_the_total():
+    events: list[BuildEvent] = []
+    translator = ProgressTranslator(events.append, lambda t: t)
+    layer = "sha256:" + "b" * 64
+    translator.handle({"statuses": [{"id": layer, "current": 4096, "total": 3}]})
+    translator.handle({"statuses": [{"id": layer, "current": 4096, "total": 3, "completed": "t"}]})
+    progress = [e.progress for e in events]
+    assert all(p is not None and p.kind == "bytes" for p in progress)
+    assert [(p.current, p.total) for p in progress if p] == [(3, 3), (4096, 4096)]
+
+
+# --- a step's lines in the builder's order ------------------------------------------------
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def chunk(data: bytes, stream: int, timestamp: str) -> dict:
+    encoded = base64.b64encode(data).decode()
+    return {"logs": [{"vertex": VERTEX, "stream": stream, "data": encoded, "timestamp": timestamp}]}
+
+
+def test_step_output_is_put_in_the_order_the_builder_timestamped_it():
+    """stderr written after stdout but sent first (in an earlier object): the log shows
+    stdout first. Timestamps as Go writes them, trailing zeros trimmed."""
+    events: list[BuildEvent] = []
+    clock = Clock()
+    translator = ProgressTranslator(events.append, lambda t: t, clock=clock)
+    translator.handle(chunk(b"err1\n", 2, "2026-01-02T03:04:05.6593Z"))
+    clock.now += 0.05
+    translator.handle(chunk(b"out1\n", 1, "2026-01-02T03:04:05.65881025Z"))
+    assert events == []  # within HOLD: waiting for anything written before
+    clock.now += 1
+    translator.tick()
+    assert [e.message for e in events] == ["out1", "err1"]
+    # Once out, later output follows at once after HOLD; unordered objects sort again.
+    translator.handle(
+        {
+            "logs": [
+                chunk(b"err2\n", 2, "2026-01-02T03:04:06.2Z")["logs"][0],
+                chunk(b"out2\n", 1, "2026-01-02T03:04:06.1Z")["logs"][0],
+            ]
+        }
+    )
+    translator.handle({"vertexes": [{"digest": VERTEX, "name": "[2/2] RUN x", "completed": "t"}]})
+    assert [e.message for e in events] == ["out1", "err1", "out2", "err2"]
+
+
+def test_stdout_and_stderr_partial_lines_do_not_mix():
+    events: list[BuildEvent] = []
+    clock = Clock()
+    translator = ProgressTranslator(events.append, lambda t: t, clock=clock)
+    translator.handle(chunk(b"partial", 1, "2026-01-02T03:04:05.1Z"))
+    translator.handle(chunk(b"err\n", 2, "2026-01-02T03:04:05.2Z"))
+    translator.handle(chunk(b" rest\n", 1, "2026-01-02T03:04:05.3Z"))
+    translator.finish()
+    assert [e.message for e in events] == ["err", "partial rest"]
+
+
+def test_held_output_is_bounded():
+    """A flood within HOLD: at most HOLD_BYTES/HOLD_CHUNKS of a step wait; the rest goes out."""
+    events: list[BuildEvent] = []
+    translator = ProgressTranslator(events.append, lambda t: t, clock=Clock())
+    for i in range(2 * HOLD_CHUNKS):
+        translator.handle(chunk(b"line %d\n" % i, 1, f"2026-01-02T03:04:05.{i:04d}Z"))
+    assert len(events) == HOLD_CHUNKS
+    assert [e.message for e in events[:3]] == ["line 0", "line 1", "line 2"]
+    translator.finish()
+    assert [e.message for e in events] == [f"line {i}" for i in range(2 * HOLD_CHUNKS)]
+
+
+# --- BuildKit's log limits ---------------------------------------------------------------
+
+
+def test_clipped_output_becomes_a_notice_that_says_how_to_lift_the_limit():
+    events: list[BuildEvent] = []
+    translator = ProgressTranslator(events.append, lambda t: t)
+    translator.handle(log(b"1\n2\n[output clipped, log limit 200KiB/s reached]\n"))
+    translator.handle(log(b"3\n\n[output clipped, log limit 2MiB reached]\n"))
+    translator.finish()
+    notices = [e for e in events if e.to_dict().get("notice") == LOG_LIMIT_NOTICE]
+    assert [e.message for e in events if e not in notices] == ["1", "2", "3", ""]
+    first, second = notices
+    assert events.index(first) == 2  # where the output was cut
+    assert "200KiB/s" in first.message and "2MiB" in second.message
+    for name in ("BUILDKIT_STEP_LOG_MAX_SIZE", "BUILDKIT_STEP_LOG_MAX_SPEED", "docker-api"):
+        assert name in first.message and name not in second.message  # told once a build
 
 
 # --- bounded time and memory over untrusted output ------------------------------------------
@@ -231,6 +334,7 @@ def test_step_output_is_cut_to_max_line_with_bounded_partial_lines():
     assert peak < 1024 * 1024, peak
     assert events == []
     translator.handle(log(b"\n"))
+    translator.finish()
     assert [e.message for e in events] == ["x" * MAX_LINE + cut_mark(count * 32768 - MAX_LINE)]
 
 
@@ -239,6 +343,7 @@ def test_step_output_keeps_characters_split_across_chunks_and_redraws():
     translator = ProgressTranslator(events.append, lambda text: text)
     for data in (b"h\xc3", b"\xa9llo\n10%\r", b"20%\r", b"done\r\n"):
         translator.handle(log(data))
+    translator.finish()
     assert [e.message for e in events] == ["héllo", "done"]
 
 

@@ -56,7 +56,7 @@ class FakeEngine(ContainerEngine):
         if self.secret_echo and request.credentials:
             on_event(BuildEvent("pushing", f"login with {request.credentials.password} failed?"))
         for i in range(self.lines):
-            on_event(BuildEvent("pushing", f"line {i}", Progress("layer", i, self.lines, "l1")))
+            on_event(BuildEvent("pushing", f"line {i}", Progress("bytes", i, self.lines, "l1")))
         if self.gate is not None:
             await self.gate.wait()
         return "sha256:" + "2" * 64
@@ -114,7 +114,7 @@ async def test_a_job_runs_and_logs_in_order(tmp_path):
     assert "pushing" in phases and "launching" in phases
     assert events[-1]["digest"] == "sha256:" + "2" * 64
     assert events[-1]["url"].startswith("http://127.0.0.1:1/")
-    assert events[1]["progress"] == {"kind": "layer", "current": 0, "total": 3, "id": "l1"}
+    assert events[1]["progress"] == {"kind": "bytes", "current": 0, "total": 3, "id": "l1"}
     assert all({"seq", "time", "phase", "message"} <= e.keys() for e in events)
     await manager.stop()
     record = job.record

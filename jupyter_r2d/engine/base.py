@@ -40,9 +40,10 @@ TERMINAL_PHASES: frozenset[str] = frozenset({"ready", "failed", "cancelled"})
 
 @dataclass(frozen=True)
 class Progress:
-    """How far a step or layer is: ``kind`` is ``"step"`` or ``"layer"``."""
+    """How far a build is in its steps (``kind`` ``"step"``), or a transfer in its bytes
+    (``"bytes"``: ``current`` never above ``total``; ``id`` names what moves)."""
 
-    kind: Literal["step", "layer"]
+    kind: Literal["step", "bytes"]
     current: int
     total: int | None = None
     id: str | None = None

@@ -22,7 +22,7 @@ from ..errors import BuildFailed, EngineUnavailable
 from .base import BuildEvent, BuildRequest, EventSink, RegistryCredentials
 from .credentials import private_docker_config, redactor
 from .dockerapi import DockerApiEngine
-from .progress import ProgressTranslator, RawJsonDecoder
+from .progress import HOLD, ProgressTranslator, RawJsonDecoder
 
 #: The environment variable that carries a build's job id to ``docker buildx build``.
 JOB_ENV = "JUPYTER_R2D_JOB"
@@ -233,7 +233,14 @@ class BuildxEngine(DockerApiEngine):
                 stdin.close()
         try:
             assert proc.stdout is not None
-            while chunk := await proc.stdout.read(65536):
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(proc.stdout.read(65536), HOLD)
+                except asyncio.TimeoutError:
+                    translator.tick()  # quiet: output held for ordering goes out now
+                    continue
+                if not chunk:
+                    break
                 for item in decoder.feed(chunk):
                     translator.handle(item)
             for item in decoder.close():

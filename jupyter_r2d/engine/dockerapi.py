@@ -44,6 +44,7 @@ from .base import (
     without_token,
 )
 from .credentials import auth_key, redactor, registry_host
+from .progress import size_text
 
 #: Oldest Engine API we speak (Debian 12's docker.io 20.10).
 MIN_API_VERSION = "1.41"
@@ -361,7 +362,16 @@ class DockerApiEngine(ContainerEngine):
         redact = redactor(request.credentials)
         registry = registry_host(repository) if "/" in repository else "docker.io"
         on_event(BuildEvent("pushing", f"Pushing {repository}:{tag}"))
-        state: dict[str, Any] = {"digest": None, "error": None, "seen": {}, "layers": {}}
+        state: dict[str, Any] = {"digest": None, "error": None, "seen": {}}
+        # Bytes (sent, size) of each layer the daemon pushes. Its counts are of the layer's
+        # tar stream, its sizes of the files in it: a small layer reads "512 of 3 bytes".
+        # Counts are held to the size, and a pushed layer is whole.
+        layers: dict[str, tuple[int, int]] = {}
+
+        def overall() -> Progress | None:
+            total = sum(size for _, size in layers.values())
+            sent = sum(done for done, _ in layers.values())
+            return Progress("bytes", sent, total, repository) if total else None
 
         def start(client: _StreamClient) -> Iterable[dict[str, Any]]:
             kwargs: dict[str, Any] = {"tag": tag, "stream": True, "decode": True}
@@ -384,23 +394,36 @@ class DockerApiEngine(ContainerEngine):
             if not layer:
                 on_event(BuildEvent("pushing", cap(redact(status))))
                 return
-            state["layers"].setdefault(layer, len(state["layers"]) + 1)
+            layer = str(layer)
             detail = chunk.get("progressDetail") or {}
+            sent, size = layers.get(layer, (0, 0))
+            if isinstance(detail.get("total"), int) and detail["total"] > 0:
+                size = detail["total"]
+            if isinstance(detail.get("current"), int):
+                sent = max(sent, detail["current"])
+            if status == "Pushed":
+                sent = size
+            if size or layer in layers:
+                layers[layer] = (min(sent, size), size)
             now = time.monotonic()
             last_status, last_time = state["seen"].get(layer, ("", 0.0))
             if status == last_status and now - last_time < _PUSH_PROGRESS_INTERVAL:
                 return
             state["seen"][layer] = (status, now)
-            current, total = detail.get("current"), detail.get("total")
-            progress = Progress("layer", int(current or 0), total, layer) if current else None
-            on_event(BuildEvent("pushing", cap(redact(f"{layer}: {status}")), progress))
+            line = f"{layer}: {status}"
+            if status == "Pushing" and size:
+                line += f" {size_text(min(sent, size))} / {size_text(size)}"
+            on_event(BuildEvent("pushing", cap(redact(line)), overall()))
 
         await self._stream(request.credentials, start, handle)
         if state["error"]:
             raise BuildFailed(_push_error(state["error"], registry, request.credentials))
         if not state["digest"]:
             raise BuildFailed(f"Push of {request.image} ended without a digest")
-        on_event(BuildEvent("pushing", f"Pushed {repository}:{tag} ({state['digest']})"))
+        # Every layer is in the registry now: the last count is the whole (nothing in flight).
+        layers.update((layer, (size, size)) for layer, (_, size) in layers.items())
+        done = f"Pushed {repository}:{tag} ({state['digest']})"
+        on_event(BuildEvent("pushing", done, overall()))
         return str(state["digest"])
 
     # --- run -----------------------------------------------------------------------------------

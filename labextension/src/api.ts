@@ -202,8 +202,10 @@ export interface IJobEvent {
   phase: string;
   /** One log line or a sentence. */
   message: string;
-  /** Progress of a step or layer. */
-  progress?: { kind: string; current: number; total: number; id?: string };
+  /** Progress of a step, or bytes of a transfer (`kind` `bytes`). */
+  progress?: { kind: string; current: number; total?: number; id?: string };
+  /** Set when the message is a notice of the server (e.g. `log_limit`). */
+  notice?: string;
   /** On ready: image. */
   image?: string;
   /** On ready after a run: URL. */

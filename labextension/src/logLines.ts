@@ -57,14 +57,23 @@ export class LogLines {
     return this._marked;
   }
 
+  /** Whether a line is a notice of the server (shown apart from output). */
+  isNotice(index: number): boolean {
+    return this._notices.has(index);
+  }
+
   /**
    * Append lines; they are painted at the next animation frame.
    *
    * @param lines - raw lines, without newlines
+   * @param notices - indexes (in `lines`) of the server's notices among them
    */
-  append(lines: readonly string[]): void {
+  append(lines: readonly string[], notices: readonly number[] = []): void {
     let state = this._state;
     const all = this._lines;
+    for (const index of notices) {
+      this._notices.add(all.length + index);
+    }
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i];
       if (state !== DEFAULT_SGR) {
@@ -180,7 +189,14 @@ export class LogLines {
           ? 'jp-r2d-log-line jp-mod-marked'
           : 'jp-r2d-log-line';
       row.dataset.line = String(i + 1);
-      renderAnsiLine(line, state, row);
+      if (this._notices.has(i)) {
+        // The server's words, not the build's: plain text, set apart.
+        row.classList.add('jp-r2d-log-notice');
+        row.setAttribute('role', 'note');
+        row.textContent = line;
+      } else {
+        renderAnsiLine(line, state, row);
+      }
       fragment.appendChild(row);
       state = advanceSgr(line, state);
     }
@@ -195,6 +211,7 @@ export class LogLines {
 
   private _lines: string[] = [];
   private _starts = new Map<number, ISgrState>();
+  private _notices = new Set<number>();
   private _state: ISgrState = DEFAULT_SGR;
   private _sizer: HTMLDivElement;
   private _window: HTMLDivElement;

@@ -12,6 +12,7 @@ import {
 } from './api';
 import { stripAnsi } from './ansi';
 import { containerIcon } from './icons';
+import { formatSize } from './images';
 import { LogLines } from './logLines';
 import { followEvents } from './sse';
 
@@ -25,6 +26,32 @@ const PHASES = [
   'launching',
   'ready'
 ];
+
+/**
+ * What the phase bar shows of an event's progress: the step, or the bytes
+ * moved of a transfer ("1.2 MB / 4.0 MB"). A finished transfer shows
+ * nothing: nothing is left in flight.
+ *
+ * @param progress - the event's progress
+ * @param trans - translation bundle
+ */
+export function progressText(
+  progress: NonNullable<IJobEvent['progress']>,
+  trans: TranslationBundle
+): string {
+  const { kind, current, total } = progress;
+  if (kind === 'step') {
+    return trans.__('step %1/%2', current, total);
+  }
+  // Bytes (and the "layer" records of older servers, also bytes).
+  if (total === undefined) {
+    return formatSize(current);
+  }
+  if (current >= total) {
+    return '';
+  }
+  return trans.__('%1 / %2', formatSize(current), formatSize(total));
+}
 
 /**
  * The body of a job's log tab: a phase bar, a toolbar and the log (ANSI
@@ -201,21 +228,23 @@ export class JobLogContent extends Widget {
   private _onEvents(events: IJobEvent[]): void {
     const lines: string[] = [];
     let count = this._log.lines.length;
+    const notices: number[] = [];
     for (const event of events) {
       this._seq = event.seq;
+      if (event.phase !== this._phase) {
+        this._progress = ''; // a phase's progress ends with it
+      }
       this._phase = event.phase;
       this._reached = Math.max(this._reached, PHASES.indexOf(event.phase));
       if (event.progress) {
-        const p = event.progress;
-        this._progress =
-          p.kind === 'layer'
-            ? this._trans.__('layer %1/%2', p.current, p.total)
-            : this._trans.__('step %1/%2', p.current, p.total);
+        this._progress = progressText(event.progress, this._trans);
       }
       const message = String(event.message ?? '');
       const split = message.indexOf('\n') < 0 ? [message] : message.split('\n');
       for (const line of split) {
-        if (
+        if (event.notice) {
+          notices.push(lines.length);
+        } else if (
           this._firstError < 0 &&
           (event.phase === 'failed' || ERROR_PATTERN.test(line))
         ) {
@@ -235,7 +264,7 @@ export class JobLogContent extends Widget {
       }
     }
     // The log paints once per animation frame, whatever the batch size.
-    this._log.append(lines);
+    this._log.append(lines, notices);
     if (this._terminalEvent) {
       this._render(); // the final state at once
     } else {
