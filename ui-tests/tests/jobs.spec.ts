@@ -141,8 +141,16 @@ test.describe('Job log view', () => {
     makeRepo(name, quickDockerfile(name));
     const job = await buildViaAPI(page, name, image);
     try {
+      // The reload restores the tab once the workspace (debounced) has it.
+      const saved = page.waitForResponse(
+        r =>
+          r.url().includes('/api/workspaces') &&
+          r.request().method() === 'PUT' &&
+          (r.request().postData() ?? '').includes(job.id)
+      );
       const log = await openLog(page, job.id);
       await expect(log).toHaveAttribute('data-phase', 'ready');
+      await saved;
       const forgot = await page.request.delete(`/r2d/api/builds/${job.id}`);
       expect(forgot.status()).toBe(204);
 
@@ -153,13 +161,15 @@ test.describe('Job log view', () => {
       );
       await expect(log.locator('.jp-r2d-phasebar')).toBeHidden();
       // The workspace is saved (debounced) once the tab is gone.
-      const saved = page.waitForResponse(
+      const closed = page.waitForResponse(
         r =>
-          r.url().includes('/api/workspaces') && r.request().method() === 'PUT'
+          r.url().includes('/api/workspaces') &&
+          r.request().method() === 'PUT' &&
+          !(r.request().postData() ?? '').includes(job.id)
       );
       await notice.getByRole('button', { name: 'Close this tab' }).click();
       await expect(page.locator(`#jupyter-r2d-log-${job.id}`)).toHaveCount(0);
-      await saved;
+      await closed;
       // Closed for good: the next reload does not bring it back.
       await reload(page);
       await expect(page.locator('.jp-r2d-LogView')).toHaveCount(0);
