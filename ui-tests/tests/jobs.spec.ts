@@ -32,6 +32,16 @@ async function reload(page: IJupyterLabPageFixture): Promise<void> {
   await page.evaluate(() => window.jupyterapp.restored);
 }
 
+/** The log tabs the layout restorer keeps for the next load. */
+async function restoredLogs(page: IJupyterLabPageFixture): Promise<string[]> {
+  return page.evaluate(async () => {
+    const db: any = await (window as any).galata.getPlugin(
+      '@jupyterlab/apputils-extension:state'
+    );
+    return (await db.list('jupyter-r2d-log')).ids;
+  });
+}
+
 /** Open a job's log tab through the command the restorer uses. */
 async function openLog(page: IJupyterLabPageFixture, id: string) {
   await page.evaluate(async id => {
@@ -160,19 +170,12 @@ test.describe('Job log view', () => {
         'This job is no longer known to the server'
       );
       await expect(log.locator('.jp-r2d-phasebar')).toBeHidden();
-      // The workspace is saved (debounced) once the tab is gone.
-      const closed = page.waitForResponse(
-        r =>
-          r.url().includes('/api/workspaces') &&
-          r.request().method() === 'PUT' &&
-          !(r.request().postData() ?? '').includes(job.id)
-      );
+      // The restorer keeps the tab for the next load until it is closed.
+      const key = `jupyter-r2d-log:${job.id}`;
+      expect(await restoredLogs(page)).toContain(key);
       await notice.getByRole('button', { name: 'Close this tab' }).click();
       await expect(page.locator(`#jupyter-r2d-log-${job.id}`)).toHaveCount(0);
-      await closed;
-      // Closed for good: the next reload does not bring it back.
-      await reload(page);
-      await expect(page.locator('.jp-r2d-LogView')).toHaveCount(0);
+      await expect.poll(() => restoredLogs(page)).not.toContain(key);
     } finally {
       await removeImageQuietly(page, image);
     }
