@@ -2,7 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IContainer } from './api';
-import { formatDate } from './images';
+import { DateTime } from './dates';
 
 /**
  * Props of the container list.
@@ -45,7 +45,7 @@ export function ContainerList(props: IContainerListProps): JSX.Element {
               >
                 {container.status}
               </span>{' '}
-              {formatDate(container.created, true)}
+              <DateTime iso={container.created} />
             </span>
             {container.url && (
               <a

@@ -3,27 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { APIError, IImage, removeImage } from './api';
-
-const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
-const DATE_TIME = new Intl.DateTimeFormat(undefined, {
-  dateStyle: 'medium',
-  timeStyle: 'short'
-});
-
-/**
- * A date, as the user's locale writes it (one shared formatter: creating one
- * per call, as `toLocaleDateString` does, is slow in long lists).
- *
- * @param iso - an ISO time, or null
- * @param withTime - include the time of day
- */
-export function formatDate(iso: string | null, withTime = false): string {
-  const time = iso ? Date.parse(iso) : NaN;
-  if (Number.isNaN(time)) {
-    return '';
-  }
-  return (withTime ? DATE_TIME : DATE).format(time);
-}
+import { DateTime } from './dates';
 
 /** Human-readable bytes. */
 export function formatSize(bytes: number): string {
@@ -292,7 +272,8 @@ export function ImageBrowser(props: IImageBrowserProps): JSX.Element {
                       </span>
                     )}
                     <span className="jp-r2d-image-meta">
-                      {formatSize(image.size)} · {formatDate(image.created)}
+                      {formatSize(image.size)} ·{' '}
+                      <DateTime iso={image.created} />
                     </span>
                     <span className="jp-r2d-row-actions">
                       <button

@@ -25,6 +25,7 @@ import {
   IBuildRequest,
   IJob,
   IJobEvent,
+  isFinished,
   pruneImages,
   startBuild,
   stopContainer
@@ -34,6 +35,7 @@ import type { ImageInspectWidget } from './inspect';
 import type { JobLogWidget } from './logView';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the sidebar is added at start
 import { ImagesPanel } from './panel';
+// eslint-disable-next-line jupyter/prefer-lazy-imports -- the status item is registered at start
 import { ActiveJobsStatus } from './status';
 
 export { CommandIDs } from './commands';
@@ -111,29 +113,60 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       void panel.refreshJobs();
       // Open inspect views show the image as it is now.
       inspectTracker.forEach(w => void w.content.refresh());
-      const name = label ?? jobId;
+      const status =
+        event.phase === 'ready'
+          ? 'succeeded'
+          : event.phase === 'failed'
+            ? 'failed'
+            : 'cancelled';
+      announce(jobId, label ?? jobId, status, event.error);
+    };
+
+    // Jobs seen queued or running in this page. Only their end is announced,
+    // once: a reload or a log opened later replays the events of jobs that
+    // ended long ago. The log's terminal event or the job list, whichever
+    // comes first, tells the end.
+    const live = new Set<string>();
+    const notify = (jobs: IJob[]): void => {
+      for (const job of jobs) {
+        if (!isFinished(job.status)) {
+          live.add(job.id);
+        } else {
+          announce(job.id, job.image, job.status, job.error);
+        }
+      }
+    };
+    const announce = (
+      jobId: string,
+      name: string,
+      status: string,
+      error: unknown
+    ): void => {
+      if (!live.delete(jobId)) {
+        return;
+      }
       const actions = [
         {
           label: trans.__('Open log'),
           callback: () => {
-            void openLog(jobId, label);
+            void openLog(jobId, name);
           }
         }
       ];
-      if (event.phase === 'ready') {
+      if (status === 'succeeded') {
         Notification.success(trans.__('Build of %1 succeeded', name), {
           autoClose: 8000,
           actions
         });
-      } else if (event.phase === 'failed') {
-        Notification.error(
-          trans.__('Build of %1 failed: %2', name, String(event.error ?? '')),
-          { autoClose: false, actions }
-        );
-      } else {
+      } else if (status === 'cancelled') {
         Notification.warning(trans.__('Build of %1 cancelled', name), {
           autoClose: 5000
         });
+      } else {
+        Notification.error(
+          trans.__('Build of %1 failed: %2', name, String(error ?? '')),
+          { autoClose: false, actions }
+        );
       }
     };
 
@@ -189,6 +222,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       });
     }
     app.shell.add(panel, 'left', { rank: 850 });
+    panel.jobsChanged.connect((_, jobs) => notify(jobs));
     if (statusBar) {
       const item = new ActiveJobsStatus(trans, () =>
         app.shell.activateById(panel.id)

@@ -5,7 +5,8 @@ import * as React from 'react';
 
 import { IImageInspect, inspectImage } from './api';
 import { containerIcon } from './icons';
-import { formatDate, formatSize } from './images';
+import { DateTime } from './dates';
+import { formatSize } from './images';
 
 /**
  * What the inspect view can ask of the application.
@@ -160,7 +161,9 @@ export class ImageInspectView extends ReactWidget {
             </>
           )}
           <dt>{trans.__('Created')}</dt>
-          <dd>{formatDate(data.created, true)}</dd>
+          <dd>
+            <DateTime iso={data.created} />
+          </dd>
           <dt>{trans.__('Size')}</dt>
           <dd>{data.size !== null ? formatSize(data.size) : ''}</dd>
           {data.architecture && (
@@ -356,7 +359,9 @@ export class ImageInspectView extends ReactWidget {
                   <td>
                     <code>{layer.created_by}</code>
                   </td>
-                  <td>{formatDate(layer.created, true)}</td>
+                  <td>
+                    <DateTime iso={layer.created} />
+                  </td>
                 </tr>
               ))}
             </tbody>

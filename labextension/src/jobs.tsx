@@ -2,7 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IJob, isFinished } from './api';
-import { formatDate } from './images';
+import { DateTime } from './dates';
 
 const STATUS_ICONS: { [status: string]: string } = {
   queued: '…',
@@ -103,7 +103,7 @@ export function JobList(props: IJobListProps): JSX.Element {
               )}
             </span>
             <span className="jp-r2d-job-meta">
-              {formatDate(job.created, true)} {duration(job)}
+              <DateTime iso={job.created} /> {duration(job)}
             </span>
             {job.container?.url && (
               <a

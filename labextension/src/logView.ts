@@ -3,6 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import {
+  APIError,
   cancelBuild,
   getBuild,
   IJob,
@@ -144,7 +145,13 @@ export class JobLogContent extends Widget {
         this._job = job;
         this._scheduleRender();
       },
-      () => undefined // the stream tells the rest
+      error => {
+        // A tab restored after its job was forgotten (or the history
+        // pruned): say so rather than show an empty log.
+        if (error instanceof APIError && error.status === 404) {
+          this._showUnknown();
+        } // otherwise the stream tells the rest
+      }
     );
     this._timer = window.setInterval(() => this._renderElapsed(), 1000);
     await followEvents({
@@ -274,6 +281,27 @@ export class JobLogContent extends Widget {
       this._announced = true;
       this._onFinished(this._terminalEvent);
     }
+  }
+
+  /** Replace the view with a notice that the server forgot the job. */
+  private _showUnknown(): void {
+    const trans = this._trans;
+    const notice = document.createElement('div');
+    notice.className = 'jp-r2d-banner jp-r2d-log-unknown';
+    notice.setAttribute('role', 'alert');
+    const text = document.createElement('p');
+    text.textContent = trans.__(
+      'This job is no longer known to the server: it was forgotten or dropped from the history, and its log with it.'
+    );
+    const close = document.createElement('button');
+    close.className = 'jp-Button jp-mod-styled jp-mod-accept';
+    close.textContent = trans.__('Close this tab');
+    close.addEventListener('click', () => (this.parent ?? this).close());
+    notice.append(text, close);
+    this._bar.hidden = true;
+    this._tools.hidden = true;
+    this._log.node.hidden = true;
+    this.node.prepend(notice);
   }
 
   private _onFinished(event: IJobEvent): void {

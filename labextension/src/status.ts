@@ -2,10 +2,10 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { IJob, isFinished } from './api';
+import { IJob } from './api';
 
 /**
- * Status bar item: the number of active (queued or running) build jobs.
+ * Status bar item: the number of running and of queued build jobs.
  */
 export class ActiveJobsStatus extends Widget {
   /**
@@ -43,15 +43,26 @@ export class ActiveJobsStatus extends Widget {
 
   /** Update from the job list. */
   set jobs(jobs: IJob[]) {
-    const active = jobs.filter(job => !isFinished(job.status)).length;
+    const running = jobs.filter(job => job.status === 'running').length;
+    const queued = jobs.filter(job => job.status === 'queued').length;
+    const active = running + queued;
     const changed = active > 0 !== this._active > 0;
     this._active = active;
-    this.node.textContent = this._trans._n(
-      '%1 build running',
-      '%1 builds running',
-      active
-    );
-    this.node.title = this._trans.__('jupyter_r2d: active build jobs');
+    const trans = this._trans;
+    if (running === 0) {
+      this.node.textContent = trans._n(
+        '%1 build queued',
+        '%1 builds queued',
+        queued
+      );
+    } else {
+      const text = trans._n('%1 build running', '%1 builds running', running);
+      // Queued jobs wait for a free slot (max_concurrent_builds): not running.
+      this.node.textContent = queued
+        ? trans._n('%2, %1 queued', '%2, %1 queued', queued, text)
+        : text;
+    }
+    this.node.title = trans.__('jupyter_r2d: active build jobs');
     this.node.setAttribute('aria-label', this.node.textContent);
     if (changed) {
       this._activeChanged.emit();

@@ -181,7 +181,8 @@ export async function routeFinishedJob(
   source: { path: string } | null
 ): Promise<void> {
   const now = new Date().toISOString();
-  await page.route(`**/r2d/api/builds/${id}`, route =>
+  // With or without JupyterLab's cache-busting query.
+  await page.route(new RegExp(`/r2d/api/builds/${id}(\\?[^/]*)?$`), route =>
     route.fulfill({
       status: 200,
       contentType: 'application/json',
