@@ -233,7 +233,12 @@ class SourceSpec:
         return sorted({secret, unquote(secret)})
 
     def default_image_name(self) -> str:
-        """``r2d-<name>``: the folder or repository name, as a valid docker repository name."""
+        """``name:tag``: the folder or repository name (and subdir) as a repository name; the
+        git ref as the tag (a full commit id shortened to 7), else ``latest``.
+
+        The build form derives the same name (``deriveImageName`` in buildForm.tsx); both
+        sides are tested against tests/image_names.json.
+        """
         if self.url is not None:
             base = self.public_url().rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
             base = base.removesuffix(".git")
@@ -241,8 +246,12 @@ class SourceSpec:
             base = Path(self.path or "").name
         if self.subdir:
             base = f"{base}-{Path(self.subdir).name}" if base else Path(self.subdir).name
-        slug = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")
-        return f"r2d-{slug}"[:128].rstrip("-") if slug else "r2d-root"
+        name = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:128].rstrip("-") or "root"
+        tag = "latest"
+        if self.ref:
+            ref = self.ref.lower()[:7] if git.SHA.match(self.ref) else self.ref
+            tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", ref).lstrip(".-")[:128] or "latest"
+        return f"{name}:{tag}"
 
 
 @dataclass

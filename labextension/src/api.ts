@@ -125,10 +125,10 @@ export type ISource =
 export interface IInlineRegistry {
   /** Registry host[:port]. */
   server: string;
-  /** User name. */
-  username: string;
-  /** Password or token. */
-  password: string;
+  /** User name; none for an open registry. */
+  username?: string;
+  /** Password or token; none for an open registry. */
+  password?: string;
 }
 
 /** The body of `POST builds`. */

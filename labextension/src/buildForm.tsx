@@ -1,4 +1,6 @@
+import { Contents } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
 import {
@@ -10,7 +12,8 @@ import {
   previewSource,
   startBuild
 } from './api';
-import { RegistryLogin } from './registryLogin';
+import { describeError, IFieldError } from './fields';
+import { inlineRegistry, RegistryLogin } from './registryLogin';
 
 /** The distribution reference grammar, simplified (lower-case path, tag). */
 const IMAGE_RE =
@@ -36,16 +39,58 @@ export function validateImage(
   return null;
 }
 
-/** Derive an image name from a folder path or git URL. */
-export function deriveImageName(source: string): string {
-  const last =
-    source
-      .replace(/\.git$/, '')
-      .split(/[/:]/)
-      .filter(Boolean)
-      .pop() ?? 'image';
-  const name = last.toLowerCase().replace(/[^a-z0-9._-]+/g, '-');
-  return (name.replace(/^[._-]+|[._-]+$/g, '') || 'image') + ':latest';
+/** The last component of a path, as Python's `PurePath.name`. */
+function lastComponent(path: string): string {
+  return (
+    path
+      .split('/')
+      .filter(part => part && part !== '.')
+      .pop() ?? ''
+  );
+}
+
+/**
+ * The default image name of a source: `name:tag`, the folder or repository
+ * name (and subdir) as the repository, the git ref as the tag (a full commit
+ * id shortened to 7), else `latest`.
+ *
+ * The server's rule (`SourceSpec.default_image_name`), mirrored so the form
+ * shows the name before asking; both are tested on tests/image_names.json.
+ */
+export function deriveImageName(source: ISource): string {
+  let base: string;
+  if ('url' in source) {
+    // Without user:password@ (never in a name), as the server's public URL.
+    const url = source.url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+    base = (url.replace(/\/+$/, '').split('/').pop() ?? '').split(':').pop()!;
+    base = base.replace(/\.git$/, '');
+  } else {
+    base = lastComponent(source.path);
+  }
+  if ('subdir' in source && source.subdir) {
+    const sub = lastComponent(source.subdir);
+    base = base ? `${base}-${sub}` : sub;
+  }
+  const name =
+    base
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 128)
+      .replace(/-+$/, '') || 'root';
+  let tag = 'latest';
+  const ref = 'url' in source ? source.ref : undefined;
+  if (ref) {
+    const short = /^[0-9a-fA-F]{40}$/.test(ref)
+      ? ref.toLowerCase().slice(0, 7)
+      : ref;
+    tag =
+      short
+        .replace(/[^A-Za-z0-9_.-]+/g, '-')
+        .replace(/^[.-]+/, '')
+        .slice(0, 128) || 'latest';
+  }
+  return `${name}:${tag}`;
 }
 
 /**
@@ -54,6 +99,13 @@ export function deriveImageName(source: string): string {
 export interface IBuildFormProps {
   /** The folder open in the file browser (relative to the server root). */
   folder: string;
+  /**
+   * Each new value selects the folder source ("Build Image from This
+   * Folder"), whatever the form showed before.
+   */
+  selectFolder?: number;
+  /** Files saved, renamed or deleted through JupyterLab (refreshes the preview). */
+  filesChanged?: ISignal<unknown, Contents.IChangedArgs>;
   /** Registries configured on the server. */
   registries: IRegistry[];
   /** Default for the Run tick. */
@@ -72,6 +124,15 @@ export interface IBuildFormProps {
 
 const INLINE = '__inline__';
 
+/** Whether `path` (server-relative) is `folder` or inside it. */
+function isInside(path: string | null | undefined, folder: string): boolean {
+  if (typeof path !== 'string') {
+    return false;
+  }
+  const clean = path.replace(/^[^:/]*:/, '').replace(/^\/+/, '');
+  return !folder || clean === folder || clean.startsWith(folder + '/');
+}
+
 /**
  * The build form: what to build, the image name, and run/push intents.
  */
@@ -81,8 +142,9 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
   const [gitUrl, setGitUrl] = React.useState('');
   const [gitRef, setGitRef] = React.useState('');
   const [subdir, setSubdir] = React.useState('');
-  const [image, setImage] = React.useState('');
-  const [imageEdited, setImageEdited] = React.useState(false);
+  // Names the user typed, each for the source it was typed for: another
+  // source shows its own (derived) name, never the last one typed.
+  const [typed, setTyped] = React.useState<{ [source: string]: string }>({});
   const [run, setRun] = React.useState(props.defaultRun);
   const [push, setPush] = React.useState(props.defaultPush);
   const [registry, setRegistry] = React.useState(props.defaultRegistry);
@@ -93,13 +155,19 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
   const [password, setPassword] = React.useState('');
   const [args, setArgs] = React.useState('');
   const [busy, setBusy] = React.useState(false);
-  const [error, setError] = React.useState<string | null>(null);
+  const [error, setError] = React.useState<IFieldError | null>(null);
 
   const [preview, setPreview] = React.useState<{
     key: string;
     result: IPreview;
   } | null>(null);
   const [previewBusy, setPreviewBusy] = React.useState(false);
+
+  React.useEffect(() => {
+    if (props.selectFolder) {
+      setKind('folder');
+    }
+  }, [props.selectFolder]);
 
   const sourceLabel = kind === 'folder' ? props.folder || '/' : gitUrl;
   const source: ISource =
@@ -114,23 +182,61 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
   const shownPreview =
     preview && preview.key === sourceKey ? preview.result : null;
 
-  const runPreview = async () => {
-    setPreviewBusy(true);
-    setError(null);
+  /** Forget an error about a field that changed or went away. */
+  const clearError = (prefix: string) =>
+    setError(e => (e?.field?.startsWith(prefix) ? null : e));
+
+  const runPreview = async (quiet = false) => {
+    const key = sourceKey;
+    if (!quiet) {
+      setPreviewBusy(true);
+      setError(null);
+    }
     try {
       const result = await previewSource(source);
-      setPreview({ key: sourceKey, result });
+      // A refresh does not bring back a preview closed meanwhile.
+      setPreview(p => (!quiet || p?.key === key ? { key, result } : p));
     } catch (err) {
       setPreview(null);
-      setError(trans.__('Preview failed: %1', (err as Error).message));
+      const { field, message } = describeError(err, trans);
+      setError({ field, message: trans.__('Preview failed: %1', message) });
     } finally {
-      setPreviewBusy(false);
+      if (!quiet) {
+        setPreviewBusy(false);
+      }
     }
   };
-  const suggested = deriveImageName(
-    kind === 'folder' ? props.folder || 'root' : gitUrl || 'image'
+
+  // The preview of a folder follows its files: refresh it when JupyterLab
+  // changed one inside it, or when the form gets the focus back (edited in a
+  // terminal, say). A git source is what its remote has: not refreshed.
+  const refresh = React.useRef<(change?: Contents.IChangedArgs) => void>(
+    () => undefined
   );
-  const imageValue = imageEdited ? image : suggested;
+  refresh.current = (change?: Contents.IChangedArgs) => {
+    const touched =
+      !change ||
+      isInside(change.newValue?.path, props.folder) ||
+      isInside(change.oldValue?.path, props.folder);
+    if (shownPreview && kind === 'folder' && !previewBusy && touched) {
+      void runPreview(true);
+    }
+  };
+  React.useEffect(() => {
+    const signal = props.filesChanged;
+    if (!signal) {
+      return;
+    }
+    const onChange = (_: unknown, change: Contents.IChangedArgs) =>
+      refresh.current(change);
+    signal.connect(onChange);
+    return () => {
+      signal.disconnect(onChange);
+    };
+  }, [props.filesChanged]);
+
+  const suggested = deriveImageName(source);
+  const imageValue = typed[sourceKey] ?? suggested;
   const imageError = validateImage(imageValue, trans);
   const chosenRegistry =
     registry || (props.registries[0] ? props.registries[0].name : INLINE);
@@ -144,7 +250,10 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
         className="jp-mod-styled"
         aria-label={trans.__('Registry')}
         value={chosenRegistry}
-        onChange={e => setRegistry(e.target.value)}
+        onChange={e => {
+          clearError('registry');
+          setRegistry(e.target.value);
+        }}
       >
         {props.registries.map(r => (
           <option key={r.name} value={r.name}>
@@ -159,13 +268,14 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
           server={server}
           username={username}
           password={password}
-          onChange={(field, value) =>
+          onChange={(field, value) => {
+            clearError('registry');
             ({
               server: setServer,
               username: setUsername,
               password: setPassword
-            })[field](value)
-          }
+            })[field](value);
+          }}
         />
       )}
     </fieldset>
@@ -177,13 +287,14 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
       return;
     }
     const body: IBuildRequest = { source, run, push };
+    // An emptied name: the server derives it (by the same rule).
     if (imageValue.trim()) {
       body.image = imageValue.trim();
     }
     if (push || pullLogin) {
       body.registry =
         chosenRegistry === INLINE
-          ? { server, username, password }
+          ? inlineRegistry(server, username, password)
           : chosenRegistry;
     }
     const buildArgs: { [key: string]: string } = {};
@@ -202,7 +313,7 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
       const job = await startBuild(body);
       props.onStarted(job);
     } catch (err) {
-      setError((err as Error).message);
+      setError(describeError(err, trans));
     } finally {
       // Typed once, never stored: clear the password whatever happened.
       setPassword('');
@@ -210,11 +321,27 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
     }
   };
 
+  /** Choose the source kind; its fields' errors go with the old one. */
+  const chooseKind = (value: 'folder' | 'git') => {
+    clearError('source');
+    setKind(value);
+  };
+
   return (
     <form
       className="jp-r2d-buildform"
       onSubmit={submit}
       aria-label={trans.__('Build an image')}
+      onFocus={e => {
+        const from = e.relatedTarget as Node | null;
+        const to = e.target as HTMLElement;
+        if (
+          !(from && e.currentTarget.contains(from)) &&
+          !to.closest('.jp-r2d-preview-button')
+        ) {
+          refresh.current();
+        }
+      }}
     >
       <fieldset className="jp-r2d-source">
         <legend>{trans.__('Source')}</legend>
@@ -222,8 +349,9 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
           <input
             type="radio"
             name="r2d-source"
+            value="folder"
             checked={kind === 'folder'}
-            onChange={() => setKind('folder')}
+            onChange={() => chooseKind('folder')}
           />
           {trans.__('Folder open in the file browser')}
         </label>
@@ -236,8 +364,9 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
           <input
             type="radio"
             name="r2d-source"
+            value="git"
             checked={kind === 'git'}
-            onChange={() => setKind('git')}
+            onChange={() => chooseKind('git')}
           />
           {trans.__('Git repository')}
         </label>
@@ -249,7 +378,10 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
               placeholder={trans.__('https://github.com/owner/repo')}
               aria-label={trans.__('Git URL')}
               value={gitUrl}
-              onChange={e => setGitUrl(e.target.value)}
+              onChange={e => {
+                clearError('source');
+                setGitUrl(e.target.value);
+              }}
             />
             <input
               className="jp-mod-styled"
@@ -257,7 +389,10 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
               placeholder={trans.__('ref (branch, tag or commit)')}
               aria-label={trans.__('Git ref')}
               value={gitRef}
-              onChange={e => setGitRef(e.target.value)}
+              onChange={e => {
+                clearError('source');
+                setGitRef(e.target.value);
+              }}
             />
             <input
               className="jp-mod-styled"
@@ -265,7 +400,10 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
               placeholder={trans.__('subdirectory')}
               aria-label={trans.__('Subdirectory')}
               value={subdir}
-              onChange={e => setSubdir(e.target.value)}
+              onChange={e => {
+                clearError('source');
+                setSubdir(e.target.value);
+              }}
             />
           </div>
         )}
@@ -278,10 +416,12 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
           name="image"
           aria-label={trans.__('Image name')}
           aria-invalid={!!imageError}
+          placeholder={suggested}
           value={imageValue}
           onChange={e => {
-            setImageEdited(true);
-            setImage(e.target.value);
+            clearError('image');
+            const value = e.target.value;
+            setTyped(t => ({ ...t, [sourceKey]: value }));
           }}
         />
       </label>
@@ -305,7 +445,10 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
             type="checkbox"
             name="push"
             checked={push}
-            onChange={e => setPush(e.target.checked)}
+            onChange={e => {
+              clearError('registry');
+              setPush(e.target.checked);
+            }}
           />
           {trans.__('Push')}
         </label>
@@ -319,7 +462,10 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
               type="checkbox"
               name="pull-login"
               checked={pullLogin}
-              onChange={e => setPullLogin(e.target.checked)}
+              onChange={e => {
+                clearError('registry');
+                setPullLogin(e.target.checked);
+              }}
             />
             {trans.__('Private base image: log in to its registry')}
           </label>
@@ -331,13 +477,20 @@ export function BuildForm(props: IBuildFormProps): JSX.Element {
             className="jp-mod-styled"
             aria-label={trans.__('Build args')}
             value={args}
-            onChange={e => setArgs(e.target.value)}
+            onChange={e => {
+              clearError('build_args');
+              setArgs(e.target.value);
+            }}
           />
         </label>
       </details>
       {error && (
-        <div className="jp-r2d-field-error" role="alert">
-          {error}
+        <div
+          className="jp-r2d-field-error"
+          role="alert"
+          data-field={error.field ?? undefined}
+        >
+          {error.message}
         </div>
       )}
       <div className="jp-r2d-form-buttons">

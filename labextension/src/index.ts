@@ -31,6 +31,8 @@ import {
   stopContainer
 } from './api';
 import { CommandIDs } from './commands';
+// eslint-disable-next-line jupyter/prefer-lazy-imports -- the build form (in the sidebar) loads it at start
+import { describeError } from './fields';
 import type { ImageInspectWidget } from './inspect';
 import type { JobLogWidget } from './logView';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the sidebar is added at start
@@ -184,7 +186,10 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         return job;
       } catch (error) {
         Notification.error(
-          trans.__('Cannot start the job: %1', (error as Error).message),
+          trans.__(
+            'Cannot start the job: %1',
+            describeError(error, trans).message
+          ),
           { autoClose: 8000 }
         );
         return null;
@@ -196,6 +201,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     const panel = new ImagesPanel({
       translator: tr,
       commands: app.commands,
+      filesChanged: app.serviceManager.contents.fileChanged,
       defaults,
       openLog: (job: IJob) => {
         void openLog(job.id, job.image);
@@ -290,10 +296,11 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         if (browser) {
           const item = browser.selectedItems().next();
           const selected = item && !item.done ? item.value : null;
-          panel.folder =
+          panel.buildFolder(
             selected && selected.type === 'directory'
               ? selected.path
-              : browser.model.path.replace(/^[^:]*:/, '');
+              : browser.model.path.replace(/^[^:]*:/, '')
+          );
         }
         app.shell.activateById(panel.id);
       }
@@ -594,11 +601,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    app.contextMenu.addItem({
-      command: CommandIDs.buildFolder,
-      selector: '.jp-DirListing-item[data-isdir="true"]',
-      rank: 20
-    });
+    // One item: a folder row is inside the listing, and the context menu
+    // shows every item whose selector matches the target or an ancestor.
     app.contextMenu.addItem({
       command: CommandIDs.buildFolder,
       selector: '.jp-DirListing-content',

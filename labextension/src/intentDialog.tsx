@@ -4,7 +4,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IInlineRegistry, IRegistry } from './api';
-import { RegistryLogin } from './registryLogin';
+import { inlineRegistry, RegistryLogin } from './registryLogin';
 
 /** The select value for registry credentials typed once. */
 export const INLINE_REGISTRY = '__inline__';
@@ -100,11 +100,7 @@ export class IntentForm
     if (this._options.askRegistry) {
       value.registry =
         this._registry === INLINE_REGISTRY
-          ? {
-              server: this._server.trim(),
-              username: this._username.trim(),
-              password: this._password
-            }
+          ? inlineRegistry(this._server, this._username, this._password)
           : this._registry;
     }
     return value;

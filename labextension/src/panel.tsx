@@ -1,7 +1,8 @@
+import { Contents } from '@jupyterlab/services';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
-import { Signal } from '@lumino/signaling';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Menu } from '@lumino/widgets';
 import * as React from 'react';
 
@@ -80,6 +81,16 @@ export class ImagesPanel extends ReactWidget {
       this._folder = value;
       this.update();
     }
+  }
+
+  /**
+   * Build `path` next: the form selects the folder source with it, even when
+   * it showed a git repository ("Build Image from This Folder").
+   */
+  buildFolder(path: string): void {
+    this._folder = path;
+    this._selectFolder++;
+    this.update();
   }
 
   /** The jobs shown in the history. */
@@ -233,6 +244,8 @@ export class ImagesPanel extends ReactWidget {
             <h3>{this._trans.__('Build')}</h3>
             <BuildForm
               folder={this._folder}
+              selectFolder={this._selectFolder}
+              filesChanged={this._options.filesChanged}
               registries={this._registries}
               defaultRun={this._options.defaults?.run ?? false}
               defaultPush={this._options.defaults?.push ?? false}
@@ -354,6 +367,7 @@ export class ImagesPanel extends ReactWidget {
   private _trans: TranslationBundle;
   private _options: ImagesPanel.IOptions;
   private _folder = '';
+  private _selectFolder = 0;
   private _jobs: IJob[] = [];
   private _registries: IRegistry[] = [];
   private _registriesLoaded = false;
@@ -387,6 +401,8 @@ export namespace ImagesPanel {
     openLog?: (job: IJob) => void;
     /** Called when the build form started a job. */
     onStarted?: (job: IJob) => void;
+    /** Files changed through JupyterLab (the form's preview follows them). */
+    filesChanged?: ISignal<unknown, Contents.IChangedArgs>;
     /** Form defaults (from the settings). */
     defaults?: { run: boolean; push: boolean; registry: string };
   }
