@@ -195,9 +195,11 @@ def test_redact(text: str, expected: str) -> None:
     ids=["long-word", "schemes", "ats", "colons", "tokens", "equals", "names"],
 )
 def test_redact_is_linear(adversarial: str) -> None:
+    # Linear work on ~1 MB takes well under a second; a quadratic pattern would take hours.
+    # The bound is loose so a loaded CI machine cannot fail it, yet any backtracking still does.
     started = time.perf_counter()
     redact(adversarial)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 10
 
 
 async def test_a_megabyte_remote_line_is_cut_and_quick(tmp_path: Path, served: Path) -> None:
