@@ -368,7 +368,8 @@ async def _fetch(
         setting = _LIMIT_SETTINGS[err.limit]
         raise InvalidRequest("source.url", f"{err} (c.JupyterR2D.{setting})") from None
     except git.GitError as err:
-        raise InvalidRequest(git.error_field(str(err)), str(err)) from None
+        field_name = "source.ref" if isinstance(err, git.RefNotFound) else "source.url"
+        raise InvalidRequest(field_name, str(err)) from None
     return dest, await asyncio.to_thread(_subdir, dest, spec.subdir)
 
 
