@@ -61,13 +61,21 @@ class Rendered:
 
 
 def _workers(size: int) -> WorkerPool:
-    """The renderer's worker pool, created on first use; workers start as renders need them."""
+    """The renderer's worker pool, created on first use; workers start as renders need them
+    (or before, with :func:`start_renderer`)."""
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = WorkerPool(f"{__name__}:_handle", f"{__name__}:_warm_up", size)
         _pool.size = size
         return _pool
+
+
+def start_renderer(workers: int) -> None:
+    """Start the worker processes (up to ``workers``) now, without waiting: they import
+    repo2docker while the server goes on, so the first render need not wait for that.
+    Call it from the event loop's thread."""
+    _workers(workers).start_workers()
 
 
 def shutdown_renderer() -> None:

@@ -24,7 +24,7 @@ from .context import (
 )
 from .engine.base import BuildContext, BuildEvent, EventSink
 from .errors import InvalidRequest
-from .render import render, shutdown_renderer
+from .render import render, shutdown_renderer, start_renderer
 
 __all__ = [
     "PreparedSource",
@@ -35,6 +35,7 @@ __all__ = [
     "preview",
     "resolve_folder",
     "shutdown_renderer",
+    "start_renderer",
 ]
 
 _FIELDS = frozenset({"path", "url", "ref", "subdir"})
