@@ -115,8 +115,9 @@ _SHALLOW_UNSUPPORTED = "does not support shallow"
 _FULL_CLONE = "The server cannot clone shallow: fetching it all"
 # How git says a fetched name is not on the server.
 _REF_MISSING = ("couldn't find remote ref", "not our ref")
-# What may be an abbreviated commit id (git's shortest is 4 hex digits).
-_ABBREVIATED = re.compile(r"^[0-9a-fA-F]{4,39}$")
+# What may be a commit id, abbreviated (git's shortest is 4 hex digits) or not (a server
+# may refuse a commit that is no branch or tag tip).
+_COMMIT_ID = re.compile(r"^[0-9a-fA-F]{4,40}$")
 _ALL_REFS = ("+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
 _PROMPT_REFUSED = "terminal prompts disabled"
 _PROMPT_HINT = "The server asks for credentials: give them in the URL, https://user:token@host/..."
@@ -342,7 +343,8 @@ async def _fetch_ref(git: _Git, url: str, ref: str, dest: Path, on_event: EventS
 
     A name or full id is fetched alone (``git fetch <ref>``: what the server advertises, or
     any commit a server lets a client ask for), shallow when the server can. An abbreviated
-    id is no name the server knows: then all branches and tags are fetched and git
+    id is no name the server knows (nor is a full one, to a server that refuses commits
+    that no branch or tag points at): then all branches and tags are fetched and git
     resolves it locally, as in repo2docker's full clone.
     """
     await git(["init", "-q", dest.name], dest.parent)
@@ -365,7 +367,7 @@ async def _fetch_ref(git: _Git, url: str, ref: str, dest: Path, on_event: EventS
     except GitError as err:
         if not any(m in str(err).lower() for m in _REF_MISSING):
             raise
-        if not _ABBREVIATED.match(ref):
+        if not _COMMIT_ID.match(ref):
             raise RefNotFound(f"no branch, tag or commit {ref!r} in {url}") from None
         on_event(BuildEvent("fetching", f"{ref} is no branch or tag: fetching all to find it"))
         await fetch(*_ALL_REFS)
