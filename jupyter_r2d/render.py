@@ -72,10 +72,12 @@ def _workers(size: int) -> WorkerPool:
 
 
 def start_renderer(workers: int) -> None:
-    """Start the worker processes (up to ``workers``) now, without waiting: they import
-    repo2docker while the server goes on, so the first render need not wait for that.
-    Call it from the event loop's thread."""
-    _workers(workers).start_workers()
+    """Start the first worker process now, without waiting: it imports repo2docker while
+    the server goes on, so the first render need not wait for that (up to ``workers``
+    more start as renders need them). Call it from the event loop's thread."""
+    # One: more would import at once on a small machine, against the server's own start,
+    # and make the first one later.
+    _workers(workers).start_workers(1)
 
 
 def shutdown_renderer() -> None:

@@ -188,13 +188,15 @@ class WorkerPool:
             self._in_use -= 1
             self._fill()
 
-    def start_workers(self) -> None:
-        """Start workers up to ``size`` now, without waiting for them: they start (import
-        the target's module) while the caller goes on, and a call takes one still starting
-        before it starts another. Call it from the event loop's thread (see ``_Worker``).
+    def start_workers(self, count: int | None = None) -> None:
+        """Start workers now, up to ``count`` (default: ``size``) live ones, without waiting
+        for them: they start (import the target's module) while the caller goes on, and a
+        call takes one still starting before it starts another. Call it from the event
+        loop's thread (see ``_Worker``).
         """
         with self._lock:
-            while not self._closed and len(self._workers) < self.size:
+            target = min(self.size if count is None else count, self.size)
+            while not self._closed and len(self._workers) < target:
                 self._starting.append(self._new_worker())
 
     def close(self) -> None:
