@@ -98,9 +98,9 @@ class JupyterR2D(ExtensionApp):
     render_workers = Int(
         DEFAULT_POLICY.render_workers,
         config=True,
-        help="repo2docker renders that run at once, each in its own worker process (started "
-        "in the background when the server starts, kept for the next render); later ones "
-        "wait for a free worker.",
+        help="repo2docker renders that run at once, each in its own worker process (the "
+        "first starts with the server, the others on first use; all are kept for the next "
+        "render); later ones wait for a free worker.",
     )
     git_clone_timeout = Float(
         DEFAULT_POLICY.clone_timeout,
@@ -221,9 +221,9 @@ class JupyterR2D(ExtensionApp):
         self.handlers.extend(handlers)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Once the loop runs: start the render workers (they import repo2docker, which
-        takes a second or more the first build would otherwise wait), then load job
-        history, marking jobs cut off by a stop interrupted."""
+        """Once the loop runs: start a render worker (it imports repo2docker, which the
+        first build would otherwise wait for), then load job history, marking jobs cut off
+        by a stop interrupted."""
         start_renderer(self.render_workers)
         await self.jobs.ensure_started()
 
