@@ -14,7 +14,7 @@ from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
 from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
 from .jobs import JobManager, JobSettings
-from .sources import DEFAULT_POLICY, SourcePolicy, shutdown_renderer
+from .sources import DEFAULT_POLICY, SourcePolicy, shutdown_renderer, start_renderer
 from .validation import load_registries, registries_from_environment
 
 #: Where the job lifecycle schema lives, and its id (emit with ``schema_id=BUILD_EVENTS``).
@@ -104,8 +104,9 @@ class JupyterR2D(ExtensionApp):
     render_workers = Int(
         DEFAULT_POLICY.render_workers,
         config=True,
-        help="repo2docker renders that run at once, each in its own worker process (started "
-        "on first use, kept for the next render); later ones wait for a free worker.",
+        help="repo2docker renders that run at once, each in its own worker process (the "
+        "first starts with the server, the others on first use; all are kept for the next "
+        "render); later ones wait for a free worker.",
     )
     git_clone_timeout = Float(
         DEFAULT_POLICY.clone_timeout,
@@ -227,7 +228,10 @@ class JupyterR2D(ExtensionApp):
         self.handlers.extend(handlers)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Once the loop runs: load job history, marking jobs cut off by a stop interrupted."""
+        """Once the loop runs: start a render worker (it imports repo2docker, which the
+        first build would otherwise wait for), then load job history, marking jobs cut off
+        by a stop interrupted."""
+        start_renderer(self.render_workers)
         await self.jobs.ensure_started()
 
     async def stop_extension(self) -> None:
@@ -235,7 +239,7 @@ class JupyterR2D(ExtensionApp):
         jobs = getattr(self, "jobs", None)
         if jobs is not None:
             await jobs.stop()
-        # The repo2docker rendering worker process (started on first use).
+        # The repo2docker rendering worker processes.
         await asyncio.to_thread(shutdown_renderer)
         engine = getattr(self, "engine", None)
         if engine is not None:

@@ -34,7 +34,7 @@ import re
 import shutil
 import signal
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +112,13 @@ _OUTPUT_LIMIT = 1 << 20  # stdout bytes kept
 _ANY_OUTPUT = 256  # stdout kept to tell "some output" (one whole line: " M x") from none
 _SIZE_POLL = 0.25  # seconds between two measures of a clone's size
 _SHALLOW_UNSUPPORTED = "does not support shallow"
+_FULL_CLONE = "The server cannot clone shallow: fetching it all"
+# How git says a fetched name is not on the server.
+_REF_MISSING = ("couldn't find remote ref", "not our ref")
+# What may be a commit id, abbreviated (git's shortest is 4 hex digits) or not (a server
+# may refuse a commit that is no branch or tag tip).
+_COMMIT_ID = re.compile(r"^[0-9a-fA-F]{4,40}$")
+_ALL_REFS = ("+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
 _PROMPT_REFUSED = "terminal prompts disabled"
 _PROMPT_HINT = "The server asks for credentials: give them in the URL, https://user:token@host/..."
 
@@ -126,6 +133,10 @@ class Credentials:
 
 class GitError(Exception):
     """A git command failed; the message is redacted."""
+
+
+class RefNotFound(GitError):
+    """The remote has no branch, tag or commit by the ref asked for."""
 
 
 class CloneLimit(GitError):
@@ -188,6 +199,9 @@ async def run_git(
     if code != 0:
         # The last lines, each cut shorter than a log line: an error is shown and stored.
         detail = "\n".join(cap(line, _ERROR_LINE) for line in err_lines).strip()
+        if cwd is not None:
+            # The server's scratch paths are nobody's business (git names them in errors).
+            detail = detail.replace(str(cwd), ".")
         detail = detail or f"exit code {code}"
         raise GitError(f"git {args[0]} failed: {detail}")
     if overflow and not cut_output:
@@ -242,12 +256,15 @@ async def clone(
     timeout: float = 0,
     max_bytes: int = 0,
 ) -> None:
-    """Shallow clone of ``url`` (public: no user information) at ``ref`` into ``dest``.
+    """Clone of ``url`` (public: no user information) at ``ref`` (a branch, tag or full or
+    abbreviated commit id; None: the default branch) into ``dest``, shallow when it can be.
 
     ``credentials`` go to git in memory (see the module's docstring). ``timeout`` seconds and
     ``max_bytes`` on disk (0: no limit) bound the whole clone; past either, git is killed and
     :class:`CloneLimit` raised.
     """
+    if ref is not None and ref.startswith("-"):
+        raise RefNotFound(f"not a valid branch, tag or commit: {ref!r}")  # never an option
     config: list[tuple[str, str]] = []
     env: dict[str, str] = {}
     if credentials is not None:
@@ -296,48 +313,82 @@ async def _clone(
     config: Sequence[tuple[str, str]],
     env: Mapping[str, str],
 ) -> None:
+    async def git(args: list[str], cwd: Path, on_line: EventSink | None = None) -> str:
+        return await run_git(args, cwd, on_line, config=config, env=env)
+
     try:
-        try:
-            await _clone_at_depth(url, ref, dest, on_event, config, env, shallow=True)
-        except GitError as err:
-            if _SHALLOW_UNSUPPORTED not in str(err):
-                raise
-            # A dumb HTTP server serves files, not a negotiated pack: no shallow clone there.
-            on_event(BuildEvent("fetching", "The server cannot clone shallow: fetching it all"))
-            await asyncio.to_thread(shutil.rmtree, dest, True)
-            await _clone_at_depth(url, ref, dest, on_event, config, env, shallow=False)
+        if ref:
+            await _fetch_ref(git, url, ref, dest, on_event)
+        else:
+            await _clone_default(git, url, dest, on_event)
     except GitError as err:
         if _PROMPT_REFUSED not in str(err):
             raise
         raise GitError(f"{err}\n{_PROMPT_HINT}") from None
 
 
-async def _clone_at_depth(
-    url: str,
-    ref: str | None,
-    dest: Path,
-    on_event: EventSink,
-    config: Sequence[tuple[str, str]],
-    env: Mapping[str, str],
-    *,
-    shallow: bool,
-) -> None:
-    depth = ["--depth", "1"] if shallow else []
+_Git = Callable[..., Awaitable[str]]
 
-    async def git(args: list[str], cwd: Path, on_line: EventSink | None = None) -> None:
-        await run_git(args, cwd, on_line, config=config, env=env)
 
-    # Run from the clone's fresh parent: never inside a repository whose config git reads.
-    if ref and SHA.match(ref):
-        # A SHA is no branch name: init, then fetch just that commit.
-        await git(["init", "-q", str(dest)], dest.parent)
-        await git(["remote", "add", "origin", "--", url], dest)
-        await git(["fetch", "--progress", *depth, "--no-tags", "origin", ref], dest, on_event)
-        await git(["checkout", "-q", "--detach", "FETCH_HEAD"], dest)
-        return
-    branch = ["--branch", ref] if ref else []
-    args = ["clone", "--progress", *depth, "--no-tags", *branch, "--", url, str(dest)]
-    await git(args, dest.parent, on_event)
+async def _clone_default(git: _Git, url: str, dest: Path, on_event: EventSink) -> None:
+    """The default branch, shallow when the server can."""
+    # Run from the clone's fresh parent (never inside a repository whose config git reads),
+    # naming the clone relatively: git's messages show "repo", not the server's temp path.
+    for depth in (["--depth", "1"], []):
+        args = ["clone", "--progress", *depth, "--no-tags", "--", url, dest.name]
+        try:
+            await git(args, dest.parent, on_event)
+            return
+        except GitError as err:
+            if not depth or _SHALLOW_UNSUPPORTED not in str(err):
+                raise
+            on_event(BuildEvent("fetching", _FULL_CLONE))
+            await asyncio.to_thread(shutil.rmtree, dest, True)
+
+
+async def _fetch_ref(git: _Git, url: str, ref: str, dest: Path, on_event: EventSink) -> None:
+    """Check out ``ref`` as repo2docker's ``--ref`` would: a branch, a tag, or a full or
+    abbreviated commit id.
+
+    A name or full id is fetched alone (``git fetch <ref>``: what the server advertises, or
+    any commit a server lets a client ask for), shallow when the server can. An abbreviated
+    id is no name the server knows (nor is a full one, to a server that refuses commits
+    that no branch or tag points at): then all branches and tags are fetched and git
+    resolves it locally, as in repo2docker's full clone.
+    """
+    await git(["init", "-q", dest.name], dest.parent)
+    await git(["remote", "add", "origin", "--", url], dest)
+
+    async def fetch(*refspecs: str, shallow: bool = False) -> None:
+        depth = ["--depth", "1"] if shallow else []
+        args = ["fetch", "--progress", "--no-tags", *depth, "--", "origin", *refspecs]
+        await git(args, dest, on_event)
+
+    try:
+        try:
+            await fetch(ref, shallow=True)
+        except GitError as err:
+            if _SHALLOW_UNSUPPORTED not in str(err):
+                raise
+            on_event(BuildEvent("fetching", _FULL_CLONE))
+            await fetch(ref)
+        commit = "FETCH_HEAD"
+    except GitError as err:
+        if not any(m in str(err).lower() for m in _REF_MISSING):
+            raise
+        if not _COMMIT_ID.match(ref):
+            raise RefNotFound(f"no branch, tag or commit {ref!r} in {url}") from None
+        on_event(BuildEvent("fetching", f"{ref} is no branch or tag: fetching all to find it"))
+        await fetch(*_ALL_REFS)
+        resolve = ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
+        try:
+            commit = await git(resolve, dest)
+        except GitError:
+            raise RefNotFound(
+                f"no branch, tag or commit {ref!r} in {url} (or more than one commit starts "
+                "with it)"
+            ) from None
+    await git(["checkout", "-q", "--detach", commit, "--"], dest)
 
 
 async def _watch_size(dest: Path, limit: int) -> None:
@@ -366,15 +417,6 @@ def _tree_size(root: Path) -> int:
                     else:
                         total += entry.stat(follow_symlinks=False).st_size
     return total
-
-
-_REF_MISSING = ("remote branch", "couldn't find remote ref", "not our ref", "pathspec")
-
-
-def error_field(message: str) -> str:
-    """Which field a clone error is about: a missing ref, or else the URL."""
-    lowered = message.lower()
-    return "source.ref" if any(m in lowered for m in _REF_MISSING) else "source.url"
 
 
 # --- folders --------------------------------------------------------------------------------

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
-import stat
 import tarfile
 import tempfile
 import threading
 import traceback
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,13 +61,23 @@ class Rendered:
 
 
 def _workers(size: int) -> WorkerPool:
-    """The renderer's worker pool, created on first use; workers start as renders need them."""
+    """The renderer's worker pool, created on first use; workers start as renders need them
+    (or before, with :func:`start_renderer`)."""
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = WorkerPool(f"{__name__}:_handle", f"{__name__}:_warm_up", size)
         _pool.size = size
         return _pool
+
+
+def start_renderer(workers: int) -> None:
+    """Start the first worker process now, without waiting: it imports repo2docker while
+    the server goes on, so the first render need not wait for that (up to ``workers``
+    more start as renders need them). Call it from the event loop's thread."""
+    # One: more would import at once on a small machine, against the server's own start,
+    # and make the first one later.
+    _workers(workers).start_workers(1)
 
 
 def shutdown_renderer() -> None:
@@ -257,13 +268,17 @@ def _detect_and_render(
     from repo2docker.buildpacks import DockerBuildPack
     from repo2docker.utils import get_platform
 
+    notices: list[str] = []
     try:
         os.chdir(staged)
-        bp = _pick_buildpack(Repo2Docker())
-        bp.platform = get_platform()
-        dockerfile = bp.render(build_args)
+        with _notices(notices):
+            bp = _pick_buildpack(Repo2Docker())
+            bp.platform = get_platform()
+            dockerfile = bp.render(build_args)
     except Exception as err:
-        raise RenderError(cap(f"repo2docker could not render this source: {err}")) from None
+        # What repo2docker logged before it gave up says why (the removed legacy buildpack).
+        said = "".join(f" {notice}" for notice in notices if notice not in str(err))
+        raise RenderError(cap(f"repo2docker could not render this source: {err}{said}")) from None
     is_docker = isinstance(bp, DockerBuildPack)
     rendered = Rendered(
         buildpack=type(bp).__name__,
@@ -271,9 +286,59 @@ def _detect_and_render(
         dockerfile_path="Dockerfile",
         r2d_version=r2d_version,
         # The repo's own text (file names) goes into them: each one line of bounded size.
-        warnings=[cap(warning) for warning in _warnings(bp, is_docker, repo_dir)],
+        warnings=[*notices, *(cap(w) for w in _warnings(bp, is_docker, repo_dir))],
     )
     return rendered, bp
+
+
+#: repo2docker notices kept for a preview, and the bytes of each.
+MAX_NOTICES = 10
+NOTICE_BYTES = 1000
+
+
+class _NoticeHandler(logging.Handler):
+    """Collects what repo2docker logs at WARNING or above, as the CLI would print it."""
+
+    def __init__(self, notices: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.notices = notices
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # repo2docker passes a warning class as a format argument once
+            text = str(record.msg)
+        _add_notice(self.notices, text)
+
+
+def _add_notice(notices: list[str], text: str) -> None:
+    """One line, bounded; a notice said twice (each property read logs it) is kept once."""
+    line = cap(" ".join(text.split()), NOTICE_BYTES)
+    if line and line not in notices and len(notices) < MAX_NOTICES:
+        notices.append(line)
+
+
+@contextlib.contextmanager
+def _notices(notices: list[str]) -> Iterator[None]:
+    """Add to ``notices`` what repo2docker says while it detects and renders: its logger's
+    warnings and errors, and Python warnings from repo2docker (others' deprecations are no
+    news to the user)."""
+    import repo2docker
+
+    handler = _NoticeHandler(notices)
+    logger = logging.getLogger("repo2docker")
+    package = os.path.dirname(repo2docker.__file__) + os.sep
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+            for warning in caught:
+                ours = warning.filename.startswith(package)
+                if ours or not issubclass(warning.category, DeprecationWarning):
+                    _add_notice(notices, str(warning.message))
+    finally:
+        logger.removeHandler(handler)
 
 
 def _pick_buildpack(r2d: Any) -> Any:
@@ -292,11 +357,8 @@ _KNOWN_CONFIG = context.CONFIG_FILES | {"manifest.xml", "environment.lock", "con
 def _warnings(bp: Any, is_docker: bool, repo_dir: str) -> list[str]:
     """Human warnings about the repo's configuration, as repo2docker would meet it (the cwd
     holds the vetted copies; folder listings come from the folder itself)."""
+    # No word on a postBuild or start that is not executable: repo2docker runs chmod +x.
     found: list[str] = []
-    for script in ("postBuild", "start"):
-        path = bp.binder_path(script)
-        if os.path.isfile(path) and not os.stat(path).st_mode & stat.S_IXUSR:
-            found.append(f"{path} is not executable: repo2docker will not run it (chmod +x)")
     if is_docker:
         others = sorted(
             name

@@ -24,7 +24,7 @@ from .context import (
 )
 from .engine.base import BuildContext, BuildEvent, EventSink
 from .errors import InvalidRequest
-from .render import render, shutdown_renderer
+from .render import render, shutdown_renderer, start_renderer
 
 __all__ = [
     "PreparedSource",
@@ -35,6 +35,7 @@ __all__ = [
     "preview",
     "resolve_folder",
     "shutdown_renderer",
+    "start_renderer",
 ]
 
 _FIELDS = frozenset({"path", "url", "ref", "subdir"})
@@ -377,7 +378,8 @@ async def _fetch(
         setting = _LIMIT_SETTINGS[err.limit]
         raise InvalidRequest("source.url", f"{err} (c.JupyterR2D.{setting})") from None
     except git.GitError as err:
-        raise InvalidRequest(git.error_field(str(err)), str(err)) from None
+        field_name = "source.ref" if isinstance(err, git.RefNotFound) else "source.url"
+        raise InvalidRequest(field_name, str(err)) from None
     return dest, await asyncio.to_thread(_subdir, dest, spec.subdir)
 
 

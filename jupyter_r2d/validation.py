@@ -125,6 +125,16 @@ def _string(data: dict[str, Any], key: str, field_name: str) -> str:
     return value
 
 
+def _optional_string(data: dict[str, Any], key: str, field_name: str) -> str:
+    """A string that may be missing, null or empty (all three: ``""``)."""
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRequest(field_name, "must be a string")
+    return value
+
+
 #: Build-arg names refused: the buildx engine hands values to ``docker buildx build`` in
 #: its environment (never on its command line), where these would configure the docker
 #: CLI, its plugins, the Go runtime or the dynamic loader instead of the build.
@@ -234,7 +244,8 @@ def registries_from_environment(environ: Mapping[str, str]) -> dict[str, Registr
 
 
 def parse_registry(value: Any, registries: dict[str, RegistryConfig]) -> RegistryCredentials | None:
-    """A configured registry by name, or inline ``{server, username, password}``."""
+    """A configured registry by name, or inline ``{server[, username, password]}``: without
+    a username and password, pushes and pulls are anonymous."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -249,8 +260,15 @@ def parse_registry(value: Any, registries: dict[str, RegistryConfig]) -> Registr
     server = _string(value, "server", "registry.server")
     if "/" in server.split("://", 1)[-1].rstrip("/") or any(c.isspace() for c in server):
         raise InvalidRequest("registry.server", "must be a host[:port]")
-    username = _string(value, "username", "registry.username")
-    password = _string(value, "password", "registry.password")
+    username = _optional_string(value, "username", "registry.username")
+    password = _optional_string(value, "password", "registry.password")
+    # A login is optional (an open registry takes anonymous pushes), but half of one is a
+    # typing slip: name the missing half.
+    if username and not password:
+        raise InvalidRequest("registry.password", "is required with a username")
+    if password and not username:
+        raise InvalidRequest("registry.username", "is required with a password")
+    # Empty username and password: anonymous (engines send no login for it).
     return RegistryCredentials(server, username, password)
 
 

@@ -154,6 +154,8 @@ class WorkerPool:
         self._in_use = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._discarding: set[asyncio.Task[None]] = set()
+        #: Workers of :meth:`start_workers` not yet known to be ready (no call owns them).
+        self._starting: list[_Worker] = []
         self._closed = False
 
     def pids(self) -> list[int]:
@@ -186,6 +188,17 @@ class WorkerPool:
             self._in_use -= 1
             self._fill()
 
+    def start_workers(self, count: int | None = None) -> None:
+        """Start workers now, up to ``count`` (default: ``size``) live ones, without waiting
+        for them: they start (import the target's module) while the caller goes on, and a
+        call takes one still starting before it starts another. Call it from the event
+        loop's thread (see ``_Worker``).
+        """
+        with self._lock:
+            target = min(self.size if count is None else count, self.size)
+            while not self._closed and len(self._workers) < target:
+                self._starting.append(self._new_worker())
+
     def close(self) -> None:
         """Kill every worker and wait until they are gone (blocking; any thread).
 
@@ -194,7 +207,8 @@ class WorkerPool:
         with self._lock:
             self._closed = True
             workers = list(self._workers)
-            idle, self._idle = self._idle, []
+            idle, self._idle = self._idle + self._starting, []
+            self._starting = []
         for worker in workers:
             worker.kill()
         for worker in workers:
@@ -231,22 +245,28 @@ class WorkerPool:
                 waiter.set_result(None)
 
     async def _worker(self) -> _Worker:
-        """An idle live worker, else a new one (started and warmed up)."""
+        """An idle live worker, else one :meth:`start_workers` started, else a new one."""
         while True:
             with self._lock:
                 if self._closed:
                     raise WorkerDied("the worker pool was shut down")
-                worker = self._idle.pop() if self._idle else None
-            if worker is None:
-                break
-            if worker.process.poll() is None:
-                return worker
-            await self._discard(worker)  # died while idle (OOM killer...): try the next
-        with self._lock:
-            if self._closed:
-                raise WorkerDied("the worker pool was shut down")
-            worker = _Worker(self.target, self.warm_up)
-            self._workers.add(worker)
+                idle = self._idle.pop() if self._idle else None
+                if idle is None:
+                    fresh = self._starting.pop(0) if self._starting else self._new_worker()
+            if idle is None:
+                return await self._ready(fresh)
+            if idle.process.poll() is None:
+                return idle
+            await self._discard(idle)  # died while idle (OOM killer...): try the next
+
+    def _new_worker(self) -> _Worker:
+        """A new child process, counted as a worker (the caller holds the lock)."""
+        worker = _Worker(self.target, self.warm_up)
+        self._workers.add(worker)
+        return worker
+
+    async def _ready(self, worker: _Worker) -> _Worker:
+        """``worker`` once it has started and warmed up."""
         try:
             ready = await asyncio.wait_for(worker.exchange(None), START_TIMEOUT)
         except BaseException as err:

@@ -33,3 +33,8 @@ def serve(request: tuple[str, Any]) -> Any:
             return sys.path
         return "imported"
     raise AssertionError(what)
+
+
+def slow_start() -> None:
+    """A warm-up that takes a while, like importing repo2docker."""
+    time.sleep(1.0)

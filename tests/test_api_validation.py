@@ -44,7 +44,14 @@ BAD_BUILDS = [
     ({"source": {"path": "proj"}, "build_args": {"A": 1}}, "build_args.A"),
     ({"source": {"path": "proj"}, "build_args": "A=1"}, "build_args"),
     ({"source": {"path": "proj"}, "push": True, "registry": "nowhere"}, "registry"),
-    ({"source": {"path": "proj"}, "push": True, "registry": {"server": "h"}}, "registry.username"),
+    (
+        {"source": {"path": "proj"}, "push": True, "registry": {"server": "h", "password": "p"}},
+        "registry.username",
+    ),
+    (
+        {"source": {"path": "proj"}, "push": True, "registry": {"server": "h", "username": "u"}},
+        "registry.password",
+    ),
     ({"source": {"path": "../outside"}}, "source.path"),
     ({"source": {"path": "/etc"}}, "source.path"),
     ({"source": {"path": "missing-folder"}}, "source.path"),

@@ -383,3 +383,13 @@ async def test_embedded_bare_repository_runs_nothing(
     await asyncio.to_thread(prepared.cleanup)
     assert not path.exists(), "the embedded repository's fsmonitor ran"
     assert prepared.labels[labels.COMMIT] == ""
+
+
+async def test_clone_refuses_an_option_as_ref(tmp_path: Path, served: Path) -> None:
+    """Whoever calls it: a ref never reaches git's command line as an option."""
+    from jupyter_r2d import git as gitmod
+
+    refused = pytest.raises(gitmod.RefNotFound, match="not a valid")
+    with git_http(ServerOptions(served)) as server, refused:
+        await gitmod.clone(server.url(), "--upload-pack=touch x", tmp_path / "c", print)
+    assert not (tmp_path / "c").exists() and not server.options.requests

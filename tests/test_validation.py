@@ -113,7 +113,15 @@ REGISTRIES = {"hub": RegistryConfig("hub", "127.0.0.1:5556", "u", "secret")}
         ({"source": {"path": "."}, "push": True, "registry": "nope"}, "registry"),
         ({"source": {"path": "."}, "push": True, "registry": 3}, "registry"),
         ({"source": None, "image": "app:1", "run": True, "registry": "hub"}, "registry"),
-        ({"source": {"path": "."}, "push": True, "registry": {"server": "h"}}, "registry.username"),
+        (
+            {"source": {"path": "."}, "push": True, "registry": {"server": "h", "password": "p"}},
+            "registry.username",
+        ),
+        (
+            {"source": {"path": "."}, "push": True, "registry": {"server": "h", "username": "u"}},
+            "registry.password",
+        ),
+        ({"source": {"path": "."}, "push": True, "registry": {"server": ""}}, "registry.server"),
         (
             {"source": {"path": "."}, "push": True, "registry": {"server": "h", "x": 1}},
             "registry.x",
@@ -168,6 +176,22 @@ def test_inline_registry():
     )
     assert params.credentials is not None
     assert params.credentials.server == "127.0.0.1:5556"
+
+
+def test_inline_registry_without_login_is_anonymous():
+    for login in ({}, {"username": "", "password": ""}, {"username": None, "password": None}):
+        params = parse_build_params(
+            {
+                "source": {"path": "."},
+                "image": "app",
+                "push": True,
+                "registry": {"server": "127.0.0.1:5555", **login},
+            },
+            {},
+        )
+        assert str(params.image) == "127.0.0.1:5555/app:latest"
+        assert params.credentials is not None
+        assert (params.credentials.username, params.credentials.password) == ("", "")
 
 
 def test_load_registries_reads_password_env(monkeypatch):

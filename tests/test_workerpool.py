@@ -122,3 +122,82 @@ async def test_workers_never_import_from_the_folder_they_work_in(
     path = await pool.call(("import_from_cwd", str(tmp_path)), 10)
     assert path != "imported"
     assert all(os.path.isabs(entry) for entry in path), path
+
+
+# --- warm start -------------------------------------------------------------------------------
+
+
+async def test_started_workers_serve_the_first_calls() -> None:
+    pool = WorkerPool(TARGET, "pooltargets:slow_start", size=2)
+    try:
+        pool.start_workers()
+        started = pool.pids()
+        assert len(started) == 2
+        await asyncio.sleep(1.5)  # their warm-up is done meanwhile
+        begun = time.monotonic()
+        pids = await asyncio.gather(pool.call(("pid", None), 10), pool.call(("pid", None), 10))
+        assert time.monotonic() - begun < 0.5  # no start paid
+        assert sorted(pids) == started
+        pool.start_workers()  # full already: nothing more starts
+        assert pool.pids() == started
+    finally:
+        pool.close()
+
+
+async def test_a_call_takes_a_worker_still_starting_rather_than_start_another() -> None:
+    pool = WorkerPool(TARGET, "pooltargets:slow_start", size=1)
+    try:
+        pool.start_workers()
+        [pid] = pool.pids()
+        call = asyncio.ensure_future(pool.call(("pid", None), 10))
+        while not call.done():
+            assert pool.pids() == [pid]  # no second start
+            await asyncio.sleep(0.02)
+        assert call.result() == pid
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("how", ["close", "cancel-call"])
+async def test_workers_cut_short_while_starting_leave_no_process(how: str) -> None:
+    pool = WorkerPool(TARGET, "pooltargets:slow_start", size=2)
+    pool.start_workers()
+    pids = pool.pids()
+    assert len(pids) == 2
+    if how == "cancel-call":
+        call = asyncio.ensure_future(pool.call(("pid", None), 10))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert len(pool.pids()) == 1  # the one the call had taken is gone
+    await asyncio.to_thread(pool.close)
+    assert pool.pids() == []
+    assert all(gone(pid) for pid in pids)
+    with pytest.raises(WorkerDied):
+        await pool.call(("pid", None), 10)
+
+
+def test_the_server_starts_a_render_worker_at_once(tmp_path: Path) -> None:
+    """No render asked for: a real server has a render worker running shortly after it
+    answers (it imports repo2docker while nobody waits); one, not ``render_workers``, so
+    it does not compete with others for a small machine's cores."""
+    from servers import jupyter_server
+
+    (tmp_path / "root").mkdir()
+    args = ("--JupyterR2D.render_workers=2",)
+    with jupyter_server(tmp_path, tmp_path / "root", tmp_path / "data", *args) as server:
+
+        def workers() -> list[int]:
+            return [
+                pid
+                for pid in server.children()
+                if b"jupyter_r2d.workerpool" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ]
+
+        deadline = time.monotonic() + 30
+        while not workers():
+            assert time.monotonic() < deadline, "no render worker was started"
+            time.sleep(0.05)
+        time.sleep(1)
+        assert len(workers()) == 1

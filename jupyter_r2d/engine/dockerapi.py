@@ -782,7 +782,12 @@ def _image_entry(item: dict[str, Any], in_use: set[str]) -> dict[str, Any]:
 def _push_error(message: str, registry: str, credentials: RegistryCredentials | None) -> str:
     lowered = message.lower()
     if "unauthorized" in lowered or "no basic auth credentials" in lowered:
-        who = f"as {credentials.username}" if credentials else "without credentials"
+        if credentials is None or not credentials.username:
+            return (
+                f"Push to {registry} failed: unauthorized. The registry needs a login: give "
+                f"a username and password. ({message})"
+            )
+        who = f"as {credentials.username}"
         return (
             f"Push to {registry} failed: unauthorized. The registry refused the login {who}; "
             f"check the username and password. ({message})"
