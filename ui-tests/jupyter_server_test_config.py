@@ -15,12 +15,25 @@ from jupyterlab.galata import configure_jupyter_server
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
 configure_jupyter_server(c)
-# It made an empty temporary root we do not use (ours is below): leave no trace of it.
+_here = Path(__file__).parent
+
+# It made a temporary root, workspaces folder and shell rc file in /tmp that nothing
+# removes: leave no trace of them; ours live below, under ui-tests/ (removed each run).
 _galata_root = Path(c.ServerApp.root_dir)
 if _galata_root.name.startswith("galata-test-"):
     shutil.rmtree(_galata_root, ignore_errors=True)
+_galata_workspaces = Path(c.LabApp.workspaces_dir)
+if _galata_workspaces.name.startswith("galata-workspaces-"):
+    shutil.rmtree(_galata_workspaces, ignore_errors=True)
+_workspaces = _here / ".workspaces"
+shutil.rmtree(_workspaces, ignore_errors=True)
+_workspaces.mkdir()
+c.LabApp.workspaces_dir = str(_workspaces)
+_shell = list(c.ServerApp.terminado_settings["shell_command"])
+_rcfile = _here / ".bashrc"
+shutil.move(_shell[-1], _rcfile)
+c.ServerApp.terminado_settings = {"shell_command": [*_shell[:-1], str(_rcfile)]}
 
-_here = Path(__file__).parent
 _root = Path(os.environ.get("R2D_UI_ROOT", _here / ".jupyter_root"))
 shutil.rmtree(_root, ignore_errors=True)
 _root.mkdir(parents=True, exist_ok=True)
