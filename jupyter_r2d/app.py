@@ -14,8 +14,8 @@ from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
 from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
 from .jobs import JobManager, JobSettings
+from .registries import load_registries, registries_from_environment
 from .sources import DEFAULT_POLICY, SourcePolicy, shutdown_renderer, start_renderer
-from .validation import load_registries, registries_from_environment
 
 #: Where the job lifecycle schema lives, and its id (emit with ``schema_id=BUILD_EVENTS``).
 EVENT_SCHEMA = Path(__file__).parent / "event_schemas" / "build_job" / "v1.yaml"

@@ -39,25 +39,16 @@ from .engine import (
     BuildRequest,
     ContainerEngine,
     ContainerInfo,
-    RegistryCredentials,
     RunOptions,
 )
-from .engine.credentials import registry_host
-from .errors import BuildCancelled, Conflict, InvalidRequest, NotFound, R2DError
-from .lines import hide
+from .errors import BuildCancelled, Conflict, NotFound, R2DError
 from .logtail import LogTail
+from .redact import Redactor
+from .registries import Registry
 from .store import ACTIVE_STATUSES, FINISHED_STATUSES, JobStore
-from .validation import (
-    RegistryConfig,
-    parse_build_params,
-    parse_image_reference,
-    reject_unknown,
-)
+from .validation import parse_build_params, reject_unknown
 
 log = logging.getLogger(__name__)
-
-#: What replaces a secret in a stored or streamed message.
-REDACTED = "********"
 
 #: Called with ``{"action": "started"|"finished", "job_id", "status", "image", "msg"}``.
 LifecycleHook = Callable[[dict[str, Any]], None]
@@ -79,7 +70,7 @@ class JobSettings:
     retention_days: float = 30.0
     allowed_roots: list[str] = field(default_factory=list)
     run_options: RunOptions = field(default_factory=RunOptions)
-    registries: dict[str, RegistryConfig] = field(default_factory=dict)
+    registries: dict[str, Registry] = field(default_factory=dict)
     source_policy: sources.SourcePolicy = sources.DEFAULT_POLICY
     #: Bytes of a running job's newest events kept in memory for its followers (older ones
     #: are read back from the log file).
@@ -110,11 +101,12 @@ class Job:
         self.cancel = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.spec: sources.SourceSpec | None = None  # kept only while the job is active
-        self.credentials: RegistryCredentials | None = None
+        self.credentials: Registry | None = None
         #: Hands events from worker threads to the loop while the job runs.
         self.hop: ThreadHop | None = None
         self.build_args: dict[str, str] = {}
-        self._secrets: list[str] = []
+        #: Hides the job's secrets in everything it logs (the engine uses it too).
+        self.redactor = Redactor()
         self._changed = asyncio.Event()
         self.terminal = record["status"] in FINISHED_STATUSES
 
@@ -135,14 +127,9 @@ class Job:
         """Queued or running."""
         return self.status in ACTIVE_STATUSES
 
-    def add_secret(self, secret: str) -> None:
-        """A string that must never reach the log (a registry password)."""
-        if secret:
-            self._secrets.append(secret)
-
     def redact(self, text: str) -> str:
         """``text`` with every secret of this job replaced."""
-        return hide(text, self._secrets, REDACTED)
+        return self.redactor(text)
 
     def wake(self) -> None:
         """Tell followers there is something new."""
@@ -384,17 +371,10 @@ class JobManager:
         """Validate a ``POST builds`` body, then queue the job (InvalidRequest on bad input)."""
         await self.ensure_started()
         params = parse_build_params(body, self.settings.registries)
-        spec = None
-        if params.source is not None:
-            spec = await self._source_spec(params.source)
+        spec = params.source
+        if spec is not None:
+            await self._check_folder(spec)
         image = params.image
-        if image is None and spec is not None:
-            # Derived from the source; a registry to push to goes in front of it.
-            derived = str(spec.default_image_name())
-            if params.credentials is not None and params.push:
-                derived = f"{registry_host(params.credentials.server)}/{derived}"
-            image = parse_image_reference(derived)
-        assert image is not None  # parse_build_params demands one when there is no source
         await self.engine.ensure_available()
         record: dict[str, Any] = {
             "id": uuid.uuid4().hex[:12],
@@ -428,11 +408,11 @@ class JobManager:
         job.credentials = params.credentials
         job.build_args = params.build_args
         if params.credentials is not None:
-            job.add_secret(params.credentials.password)
+            job.redactor.add_login(params.credentials.username, params.credentials.password)
         for registry in self.settings.registries.values():
-            job.add_secret(registry.password)
+            job.redactor.add_login(registry.username, registry.password)
         for secret in spec.secrets() if spec is not None else ():
-            job.add_secret(secret)
+            job.redactor.add(secret)
         self.jobs[job.id] = job
         self._queue.append(job)
         position = len(self._queue) + self._running
@@ -518,10 +498,8 @@ class JobManager:
         """``POST preview``: what repo2docker would build from a source, without building."""
         await self.ensure_started()
         reject_unknown(body, frozenset({"source"}))
-        source = body.get("source")
-        if not isinstance(source, dict):
-            raise InvalidRequest("source", "must be {path} or {url, ref, subdir}")
-        spec = await self._source_spec(source)
+        spec = sources.SourceSpec.from_json(body.get("source"))
+        await self._check_folder(spec)
         workdir = await asyncio.to_thread(self.store.preview_dir)
         try:
             result: dict[str, Any] = await sources.preview(
@@ -541,10 +519,9 @@ class JobManager:
 
     # --- running jobs ---------------------------------------------------------------------
 
-    async def _source_spec(self, source: dict[str, Any]) -> sources.SourceSpec:
-        """The source's own validation, plus (for a folder) every check of the folder at
-        once: a bad path or an unsafe config file is a 400 now rather than a failed job."""
-        spec = sources.SourceSpec.from_json(source)
+    async def _check_folder(self, spec: sources.SourceSpec) -> None:
+        """Every check of a folder source at once: a bad path or an unsafe config file is a
+        400 now rather than a failed job."""
         if spec.path is not None:
             await asyncio.to_thread(
                 sources.check_folder,
@@ -553,7 +530,6 @@ class JobManager:
                 self.settings.allowed_roots,
                 self.settings.source_policy,
             )
-        return spec
 
     def _pump(self) -> None:
         """Start queued jobs, oldest first, while there is room."""
@@ -703,7 +679,7 @@ class JobManager:
         job.credentials = None
         job.build_args = {}
         job.spec = None
-        job._secrets = []
+        job.redactor.clear()
         job.hop = None
         job.terminal = True
         job.wake()
@@ -724,10 +700,10 @@ class JobManager:
             return  # exactly one terminal event: anything after it is noise
         job.last_seq += 1
         event: dict[str, Any] = {"seq": job.last_seq, "time": now_iso(), "phase": phase}
-        event["message"] = job.redact(message) if job._secrets else message
+        event["message"] = job.redactor(message)
         for key, value in extra.items():
-            if isinstance(value, str) and job._secrets:
-                value = job.redact(value)
+            if isinstance(value, str):
+                value = job.redactor(value)
             event[key] = value
         if phase in TERMINAL_PHASES:
             job.terminal = True

@@ -1,8 +1,11 @@
-"""Credentials out of text we did not write (git's messages, a server's ``remote:`` lines).
+"""Secrets out of text: one :class:`Redactor` for the secrets a job knows (registry logins,
+tokens in a source URL), used by the job and by the engines alike, and :func:`redact_urls`
+for credentials in text we did not write (git's messages, a server's ``remote:`` lines).
 
-Linear in the text, with no regular expression that can backtrack: each scan below either
-uses ``str.find`` or matches a single character class from a fixed position (``[^...]*``
-with nothing after it cannot backtrack), and every scanned span is visited once.
+:func:`redact_urls` is linear in the text, with no regular expression that can backtrack:
+each scan below either uses ``str.find`` or matches a single character class from a fixed
+position (``[^...]*`` with nothing after it cannot backtrack), and every scanned span is
+visited once.
 
 What is hidden:
 
@@ -20,7 +23,12 @@ What is hidden:
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Iterable
+
+from .lines import hide
+from .registries import Registry
 
 #: What replaces a hidden parameter value.
 REDACTED = "********"
@@ -38,6 +46,55 @@ def _span_end(pattern: re.Pattern[str], text: str, pos: int) -> int:
     match = pattern.match(text, pos)
     assert match is not None  # a starred class matches the empty string
     return match.end()
+
+
+class Redactor:
+    """Replaces every known secret in a text with :data:`REDACTED` (a line cut in the middle
+    of a secret loses the start of it too, see :func:`jupyter_r2d.lines.hide`)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """A string that must never be shown (empty strings are ignored)."""
+        if secret and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    def add_login(self, username: str, password: str) -> None:
+        """A registry login: its password, and the base64 ``user:password`` forms that docker
+        configs and ``Authorization`` headers carry."""
+        if not password:
+            return
+        self.add(password)
+        token = f"{username}:{password}".encode()
+        self.add(base64.b64encode(token).decode())
+        self.add(base64.urlsafe_b64encode(token).decode())
+
+    def clear(self) -> None:
+        """Forget every secret (once nothing that could print them runs any more)."""
+        self._secrets.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+    def __call__(self, text: str) -> str:
+        """``text`` with every secret replaced."""
+        return hide(text, self._secrets, REDACTED) if self._secrets else text
+
+
+def redactor(registry: Registry | None) -> Redactor:
+    """A redactor for one registry's login (or none)."""
+    redact = Redactor()
+    if registry is not None:
+        redact.add_login(registry.username, registry.password)
+    return redact
+
+
+def strip_userinfo(text: str) -> str:
+    """``text`` without the ``user:password@`` of any URL in it."""
+    return _strip_userinfo(text) if "://" in text else text
 
 
 def redact_urls(text: str) -> str:

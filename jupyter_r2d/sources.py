@@ -159,7 +159,7 @@ class SourceSpec:
     def from_json(cls, data: object) -> SourceSpec:
         """Validate a JSON source; raises :class:`InvalidRequest` naming ``source.<field>``."""
         if not isinstance(data, dict):
-            raise InvalidRequest("source", "must be an object")
+            raise InvalidRequest("source", "must be {path} or {url, ref, subdir}")
         for key in data:
             if key not in _FIELDS:
                 raise InvalidRequest(f"source.{key}", "unknown field")

@@ -9,84 +9,21 @@ as a 500). The meaning of a source (URL, ref, folder inside the root) is checked
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from .engine.base import RegistryCredentials
-from .engine.credentials import registry_host
 from .errors import InvalidRequest
+from .imageref import ImageReference, parse_image_reference, registry_host, with_registry
+from .registries import Registry
+from .sources import SourceSpec
 
 #: Largest request body accepted (a build request is a few hundred bytes).
 MAX_BODY_BYTES = 1024 * 1024
 
-# --- the distribution/reference grammar (github.com/distribution/reference, regexp.go) -----
-_ALNUM = r"[a-z0-9]+"
-_SEPARATOR = r"(?:[._]|__|[-]+)"
-_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN_NAME = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*"
-_IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
-_HOST = rf"(?:{_DOMAIN_NAME}|{_IPV6})"
-_DOMAIN = rf"{_HOST}(?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"sha256:[0-9a-f]{64}"
-_REFERENCE_RE = re.compile(
-    rf"^(?P<name>(?:(?P<domain>{_DOMAIN})/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
-    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
-)
-#: Longest repository name the registry API allows.
-MAX_NAME_LENGTH = 255
-
 #: Fields a build request may have; anything else is a client mistake worth reporting.
 BUILD_FIELDS = frozenset({"source", "image", "run", "push", "registry", "build_args"})
 INLINE_REGISTRY_FIELDS = frozenset({"server", "username", "password"})
-SOURCE_FIELDS = frozenset({"path", "url", "ref", "subdir"})
-
-
-@dataclass(frozen=True)
-class ImageReference:
-    """A parsed image reference; ``str()`` gives the normalised form (``:latest`` added)."""
-
-    name: str
-    domain: str | None
-    tag: str | None
-    digest: str | None
-
-    def __str__(self) -> str:
-        ref = self.name
-        if self.tag:
-            ref += f":{self.tag}"
-        if self.digest:
-            ref += f"@{self.digest}"
-        return ref
-
-
-def parse_image_reference(value: Any, field_name: str = "image") -> ImageReference:
-    """Check ``value`` against the reference grammar; a missing tag becomes ``latest``."""
-    if not isinstance(value, str) or not value:
-        raise InvalidRequest(field_name, "must be a non-empty string such as 'name:tag'")
-    match = _REFERENCE_RE.match(value)
-    if match is None:
-        hint = " (repository names must be lowercase)" if value != value.lower() else ""
-        raise InvalidRequest(field_name, f"{value!r} is not a valid image reference{hint}")
-    name = match["name"]
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidRequest(field_name, f"repository name longer than {MAX_NAME_LENGTH}")
-    domain = match["domain"]
-    # "name/x" has no domain unless the first part looks like a host (as docker decides).
-    if domain and not ("." in domain or ":" in domain or domain == "localhost"):
-        if domain != domain.lower():
-            raise InvalidRequest(field_name, f"{value!r}: repository names must be lowercase")
-        domain = None
-    tag = match["tag"]
-    digest = match["digest"]
-    if tag is None and digest is None:
-        tag = "latest"
-    return ImageReference(name=name, domain=domain, tag=tag, digest=digest)
 
 
 def parse_json_body(body: bytes) -> dict[str, Any]:
@@ -163,97 +100,17 @@ def parse_build_args(value: Any) -> dict[str, str]:
     return dict(value)
 
 
-def strip_userinfo(url: str) -> str:
-    """A URL without any ``user:password@`` part, safe to store and show."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def public_source(source: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The source as the job record shows it: known fields only, no credentials in URLs."""
-    if source is None:
-        return None
-    shown = {k: v for k, v in source.items() if k in SOURCE_FIELDS}
-    if isinstance(shown.get("url"), str):
-        shown["url"] = strip_userinfo(shown["url"])
-    return shown
-
-
-@dataclass(frozen=True)
-class RegistryConfig:
-    """A registry a deployment configured (``c.JupyterR2D.registries``)."""
-
-    name: str
-    server: str
-    username: str
-    password: str = field(repr=False)
-
-    def public(self) -> dict[str, str]:
-        """What the API may show: never the password."""
-        return {"name": self.name, "server": self.server, "username": self.username}
-
-
-def load_registries(config: dict[str, Any]) -> dict[str, RegistryConfig]:
-    """Read ``c.JupyterR2D.registries``: ``{name: {server, username, password|password_env}}``."""
-    registries: dict[str, RegistryConfig] = {}
-    for name, entry in config.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("server"), str):
-            raise ValueError(f"registries[{name!r}] needs at least a 'server' string")
-        password = entry.get("password")
-        if password is None and entry.get("password_env"):
-            password = os.environ.get(str(entry["password_env"]), "")
-        registries[name] = RegistryConfig(
-            name=name,
-            server=entry["server"],
-            username=str(entry.get("username", "")),
-            password=str(password or ""),
-        )
-    return registries
-
-
-#: repo2docker's variable for registry credentials: ``{"registry", "username", "password"}``.
-R2D_CREDENTIALS_ENV = "CONTAINER_ENGINE_REGISTRY_CREDENTIALS"
-
-
-def registries_from_environment(environ: Mapping[str, str]) -> dict[str, RegistryConfig]:
-    """The registry in repo2docker's ``CONTAINER_ENGINE_REGISTRY_CREDENTIALS``, as ``repo2docker``.
-
-    A malformed value raises ValueError naming the variable (never echoing its content).
-    """
-    raw = environ.get(R2D_CREDENTIALS_ENV)
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ValueError(f"{R2D_CREDENTIALS_ENV} is not valid JSON") from None
-    if not isinstance(data, dict) or not all(
-        isinstance(data.get(key), str) for key in ("registry", "username", "password")
-    ):
-        raise ValueError(f"{R2D_CREDENTIALS_ENV} needs registry, username and password strings")
-    server = registry_host(data["registry"])
-    return {
-        "repo2docker": RegistryConfig("repo2docker", server, data["username"], data["password"])
-    }
-
-
-def parse_registry(value: Any, registries: dict[str, RegistryConfig]) -> RegistryCredentials | None:
+def parse_registry(value: Any, registries: dict[str, Registry]) -> Registry | None:
     """A configured registry by name, or inline ``{server[, username, password]}``: without
     a username and password, pushes and pulls are anonymous."""
     if value is None:
         return None
     if isinstance(value, str):
-        config = registries.get(value)
-        if config is None:
+        registry = registries.get(value)
+        if registry is None:
             known = ", ".join(sorted(registries)) or "none configured"
             raise InvalidRequest("registry", f"unknown registry {value!r} (known: {known})")
-        return RegistryCredentials(config.server, config.username, config.password)
+        return registry
     if not isinstance(value, dict):
         raise InvalidRequest("registry", "must be a registry name or {server, username, password}")
     reject_unknown(value, INLINE_REGISTRY_FIELDS, "registry.")
@@ -269,32 +126,29 @@ def parse_registry(value: Any, registries: dict[str, RegistryConfig]) -> Registr
     if password and not username:
         raise InvalidRequest("registry.username", "is required with a password")
     # Empty username and password: anonymous (engines send no login for it).
-    return RegistryCredentials(server, username, password)
+    return Registry(server, username, password)
 
 
 @dataclass
 class BuildParams:
-    """A checked build request (the source stays raw JSON for :mod:`jupyter_r2d.sources`)."""
+    """A checked build request (a folder source is checked against the disk later)."""
 
-    source: dict[str, Any] | None
-    image: ImageReference | None
+    source: SourceSpec | None
+    #: Given, or derived from the source; with the registry's host when pushing there.
+    image: ImageReference
     run: bool
     push: bool
-    credentials: RegistryCredentials | None = field(repr=False)
+    credentials: Registry | None = field(repr=False)
     build_args: dict[str, str]
     #: The local image a push without a source starts from, when ``image`` got the
     #: registry's host put in front of it (the engine tags it before pushing).
     local_image: ImageReference | None = None
 
 
-def parse_build_params(data: dict[str, Any], registries: dict[str, RegistryConfig]) -> BuildParams:
-    """Check the shape of a ``POST builds`` body (the source's meaning is checked later)."""
+def parse_build_params(data: dict[str, Any], registries: dict[str, Registry]) -> BuildParams:
+    """Check a ``POST builds`` body (the folder a source names is checked later, on disk)."""
     reject_unknown(data, BUILD_FIELDS)
-    source = data.get("source")
-    if source is not None:
-        if not isinstance(source, dict):
-            raise InvalidRequest("source", "must be {path} or {url, ref, subdir}, or null")
-        reject_unknown(source, SOURCE_FIELDS, "source.")
+    source = None if data.get("source") is None else SourceSpec.from_json(data["source"])
     image = None
     if data.get("image") is not None:
         image = parse_image_reference(data["image"])
@@ -310,18 +164,20 @@ def parse_build_params(data: dict[str, Any], registries: dict[str, RegistryConfi
             raise InvalidRequest("source", "nothing to do: give a source, or push or run")
         if build_args:
             raise InvalidRequest("build_args", "only a build takes build arguments")
-    elif image is not None and image.digest:
+    elif image is None:
+        image = parse_image_reference(source.default_image_name())  # derived from the source
+    elif image.digest:
         raise InvalidRequest("image", "a build target needs a tag, not a digest")
     # Without a push the credentials only serve the build's pulls (a private FROM).
     if credentials is not None and not push and source is None:
         raise InvalidRequest("registry", "only a build or a push uses a registry")
     if credentials is not None and push:
         host = registry_host(credentials.server)
-        if image is not None and image.domain is None:
+        if image.domain is None:
             # "name:tag" + a registry means "push it there": put the registry in the name.
             if source is None:
                 local_image = image
-            image = parse_image_reference(f"{host}/{image}")
-        elif image is not None and image.domain != host:
+            image = with_registry(image, host)
+        elif image.domain != host:
             raise InvalidRequest("image", f"is not on registry {host} (its host is {image.domain})")
     return BuildParams(source, image, run, push, credentials, build_args, local_image)

@@ -36,13 +36,13 @@ from jupyter_r2d.engine import (
     BuildEvent,
     BuildRequest,
     ContainerEngine,
-    RegistryCredentials,
     make_engine,
 )
 from jupyter_r2d.engine.buildx import JOB_ENV
 from jupyter_r2d.engine.dockerapi import DockerApiEngine
 from jupyter_r2d.errors import BuildCancelled, BuildFailed
 from jupyter_r2d.lines import MAX_LINE, cut_mark
+from jupyter_r2d.registries import Registry as Login
 
 pytestmark = [pytest.mark.docker]
 
@@ -202,16 +202,14 @@ async def test_push_to_the_password_registry(
     before = user_docker_config.snapshot()
     temp_before = _private_configs()
 
-    good = RegistryCredentials(
-        auth_registry.address, auth_registry.username, auth_registry.password
-    )
+    good = Login(auth_registry.address, auth_registry.username, auth_registry.password)
     events = Recorder()
     result = await engine.build(
         BuildRequest(image, context_of(repo), push=True, credentials=good), events
     )
     assert result.digest == auth_registry.digest(unique_name, "secret")
 
-    wrong = RegistryCredentials(auth_registry.address, auth_registry.username, "not-the-pw-42")
+    wrong = Login(auth_registry.address, auth_registry.username, "not-the-pw-42")
     failing = Recorder()
     with pytest.raises(BuildFailed) as err:
         await engine.build(BuildRequest(image, push=True, credentials=wrong), failing)
@@ -335,9 +333,7 @@ async def test_private_base_image_is_pulled_with_the_job_credentials(
     """The same credentials serve pulls during the build (a private FROM)."""
     private = f"{auth_registry.address}/{unique_name}-base:1"
     docker_client.tag(base_image, private)
-    creds = RegistryCredentials(
-        auth_registry.address, auth_registry.username, auth_registry.password
-    )
+    creds = Login(auth_registry.address, auth_registry.username, auth_registry.password)
     for chunk in docker_client.push(
         private, stream=True, decode=True, auth_config=creds.auth_config()
     ):

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_r2d.engine import BuildContext, BuildEvent, BuildRequest, RegistryCredentials
+from jupyter_r2d.engine import BuildContext, BuildEvent, BuildRequest
 from jupyter_r2d.engine.buildx import BuildxEngine
 from jupyter_r2d.errors import BuildCancelled
+from jupyter_r2d.registries import Registry
 
 FAKE_CLI = r'''#!{python}
 """Stand-in for `docker`: a Kubernetes buildx builder that pushes without loading."""
@@ -63,7 +64,7 @@ def context(tmp_path: Path) -> BuildContext:
 async def test_push_goes_straight_from_buildkit_without_loading(fake_cli, context):
     cli, record = fake_cli
     engine = BuildxEngine(builder="k8s", docker_cli=str(cli))
-    creds = RegistryCredentials("registry.example:5000", "educator", "s3cret-pw")
+    creds = Registry("registry.example:5000", "educator", "s3cret-pw")
     events: list[BuildEvent] = []
     request = BuildRequest("registry.example:5000/course:1", context, push=True, credentials=creds)
     result = await engine.build(request, events.append)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_r2d.engine import BuildEvent, RegistryCredentials
-from jupyter_r2d.engine.credentials import private_docker_config, redactor
+from jupyter_r2d.engine import BuildEvent
+from jupyter_r2d.engine.credentials import private_docker_config
 from jupyter_r2d.engine.progress import (
     HOLD_CHUNKS,
     LOG_LIMIT_NOTICE,
@@ -24,6 +24,8 @@ from jupyter_r2d.engine.progress import (
 )
 from jupyter_r2d.jobs import Job
 from jupyter_r2d.lines import MAX_LINE, LineSplitter, cap, cut_mark
+from jupyter_r2d.redact import redactor
+from jupyter_r2d.registries import Registry
 
 VERTEX = "sha256:" + "a" * 64
 
@@ -105,7 +107,7 @@ def test_private_docker_config_holds_only_the_job_auth(tmp_path: Path):
             }
         )
     )
-    creds = RegistryCredentials("https://registry.example:5000/", "me", "pa55word")
+    creds = Registry("https://registry.example:5000/", "me", "pa55word")
     with private_docker_config(creds, user) as path:
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
         config_file = path / "config.json"
@@ -122,14 +124,14 @@ def test_private_docker_config_holds_only_the_job_auth(tmp_path: Path):
 
 
 def test_private_docker_config_is_removed_when_the_job_fails(tmp_path: Path):
-    creds = RegistryCredentials("r.example", "me", "pw")
+    creds = Registry("r.example", "me", "pw")
     with pytest.raises(RuntimeError), private_docker_config(creds, tmp_path / "none") as path:
         raise RuntimeError("build failed")
     assert not path.exists()
 
 
 def test_redactor_hides_the_password_and_its_base64_forms():
-    creds = RegistryCredentials("r.example", "me", "pa55word")
+    creds = Registry("r.example", "me", "pa55word")
     redact = redactor(creds)
     encoded = base64.b64encode(b"me:pa55word").decode()
     assert redact(f"pw=pa55word auth={encoded}") == "pw=******** auth=********"
@@ -365,8 +367,8 @@ def test_a_secret_cut_in_half_shows_no_part_of_itself():
     (line,) = splitter.feed(b"x" * (MAX_LINE - 6) + password.encode() + b" more\n")
     assert "pa55wo" in line  # the cut kept the start of it
     job = Job({"id": "0" * 12, "status": "running"})
-    job.add_secret(password)
-    redact = redactor(RegistryCredentials("r.example", "me", password))
+    job.redactor.add(password)
+    redact = redactor(Registry("r.example", "me", password))
     for hidden in (redact(line), job.redact(line)):
         assert "pa55" not in hidden and hidden.startswith("x" * (MAX_LINE - 6) + "********")
         assert hidden.endswith(cut_mark(len(password) - 6 + len(" more")))

@@ -13,8 +13,8 @@ from conftest import make_repo
 from gitservers import ServerOptions, git, git_http, publish
 from test_api_builds import call, wait_finished
 
+from jupyter_r2d.imageref import parse_image_reference
 from jupyter_r2d.sources import SourceSpec
-from jupyter_r2d.validation import parse_image_reference
 
 #: Shared with the build form's Galata test (ui-tests/tests/form.spec.ts).
 CASES = json.loads((Path(__file__).parent / "image_names.json").read_text())["cases"]

@@ -359,7 +359,7 @@ async def test_a_finished_job_keeps_no_secrets(tmp_path):
             "build_args": {"TOKEN": "build-arg-secret"},
         }
     )
-    assert built.spec and built.build_args and built._secrets  # held while the job runs
+    assert built.spec and built.build_args and built.redactor  # held while the job runs
     for job in (pushed, built):
         await wait_done(manager, job.id)
     await manager.stop()
@@ -368,7 +368,7 @@ async def test_a_finished_job_keeps_no_secrets(tmp_path):
         assert job.credentials is None
         assert job.build_args == {}
         assert job.spec is None
-        assert job._secrets == []
+        assert not job.redactor
     stored = (tmp_path / "data" / "jobs" / pushed.id / "events.jsonl").read_text()
     assert "login with ******** failed?" in stored
     assert "hunter2-secret" not in stored

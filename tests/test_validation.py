@@ -7,16 +7,14 @@ import json
 import pytest
 
 from jupyter_r2d.errors import InvalidRequest
+from jupyter_r2d.imageref import parse_image_reference
+from jupyter_r2d.redact import strip_userinfo
+from jupyter_r2d.registries import Registry, load_registries, registries_from_environment
+from jupyter_r2d.sources import SourceSpec
 from jupyter_r2d.validation import (
     MAX_BODY_BYTES,
-    RegistryConfig,
-    load_registries,
     parse_build_params,
-    parse_image_reference,
     parse_json_body,
-    public_source,
-    registries_from_environment,
-    strip_userinfo,
 )
 
 DIGEST = "sha256:" + "a" * 64
@@ -91,7 +89,7 @@ def test_json_body_limits():
         parse_json_body(big)
 
 
-REGISTRIES = {"hub": RegistryConfig("hub", "127.0.0.1:5556", "u", "secret")}
+REGISTRIES = {"hub": Registry("127.0.0.1:5556", "u", "secret", "hub")}
 
 
 @pytest.mark.parametrize(
@@ -219,11 +217,10 @@ def test_repo2docker_credentials_variable():
 
 def test_public_source_drops_credentials():
     assert strip_userinfo("https://user:tok@example.org/r.git") == "https://example.org/r.git"
-    assert public_source({"url": "https://t@example.org/r", "ref": "main"}) == {
+    assert SourceSpec.from_json({"url": "https://t@example.org/r", "ref": "main"}).describe() == {
         "url": "https://example.org/r",
         "ref": "main",
     }
-    assert public_source(None) is None
 
 
 def test_reproduce_command_for_git_and_folder_sources(tmp_path):

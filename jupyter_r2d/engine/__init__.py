@@ -15,7 +15,6 @@ from .base import (
     ContainerInfo,
     EventSink,
     Progress,
-    RegistryCredentials,
     RunOptions,
 )
 from .buildx import BuildxEngine
@@ -33,7 +32,6 @@ __all__ = [
     "DockerApiEngine",
     "EventSink",
     "Progress",
-    "RegistryCredentials",
     "RunOptions",
     "buildx_available",
     "make_engine",

@@ -23,6 +23,7 @@ from ..errors import (
     NotFound,
     R2DError,
 )
+from ..registries import Registry
 
 Phase = Literal[
     "waiting",
@@ -75,19 +76,6 @@ EventSink = Callable[[BuildEvent], None]
 
 
 @dataclass(frozen=True)
-class RegistryCredentials:
-    """Credentials for one registry, for one job. The password never appears in ``repr``."""
-
-    server: str
-    username: str
-    password: str = field(repr=False)
-
-    def auth_config(self) -> dict[str, str]:
-        """The ``auth_config`` docker-py expects."""
-        return {"username": self.username, "password": self.password, "serveraddress": self.server}
-
-
-@dataclass(frozen=True)
 class RunOptions:
     """How a run publishes the container. Ports bind to ``host_address`` only."""
 
@@ -135,7 +123,7 @@ class BuildRequest:
     push: bool = False
     run: bool = False
     run_options: RunOptions = field(default_factory=RunOptions)
-    credentials: RegistryCredentials | None = field(default=None, repr=False)
+    credentials: Registry | None = field(default=None, repr=False)
     job_id: str | None = None
     # Set it to cancel: the engine stops its work, cleans up and ends with "cancelled".
     cancel: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -357,7 +345,7 @@ class ContainerEngine(ABC):
         self,
         image: str,
         on_event: EventSink | None = None,
-        credentials: RegistryCredentials | None = None,
+        credentials: Registry | None = None,
     ) -> BuildResult:
         """Deprecated: use ``build(BuildRequest(image, push=True))``."""
         warnings.warn(

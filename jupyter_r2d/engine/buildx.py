@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BuildFailed, EngineUnavailable
-from .base import BuildEvent, BuildRequest, EventSink, RegistryCredentials
-from .credentials import private_docker_config, redactor
+from ..redact import redactor
+from ..registries import Registry
+from .base import BuildEvent, BuildRequest, EventSink
+from .credentials import private_docker_config
 from .dockerapi import DockerApiEngine
 from .progress import HOLD, ProgressTranslator, RawJsonDecoder
 
@@ -190,7 +192,7 @@ class BuildxEngine(DockerApiEngine):
 
     @contextlib.asynccontextmanager
     async def _docker_config(
-        self, credentials: RegistryCredentials | None, parent: Path
+        self, credentials: Registry | None, parent: Path
     ) -> AsyncIterator[Path | None]:
         """The job's private DOCKER_CONFIG under ``parent`` (None without credentials);
         gone afterwards."""

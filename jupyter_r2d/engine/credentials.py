@@ -15,29 +15,17 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from ..lines import hide
-from .base import RegistryCredentials
-
-#: What replaces a secret in any message an engine reports.
-REDACTED = "********"
+from ..imageref import registry_host
+from ..registries import Registry
 
 #: The key Docker Hub's credentials live under in a docker config.
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 
 #: Entries of the user's docker config directory that the private one links to.
 _SHARED_ENTRIES = ("cli-plugins", "buildx", "contexts")
-
-
-def registry_host(server: str) -> str:
-    """``host[:port]`` of a registry given as a host, a URL or an image-like reference."""
-    server = server.strip()
-    if "://" in server:
-        server = urlsplit(server).netloc
-    return server.split("/", 1)[0].lower()
 
 
 def auth_key(server: str) -> str:
@@ -66,7 +54,7 @@ def _current_context(config_dir: Path) -> str | None:
 
 @contextlib.contextmanager
 def private_docker_config(
-    credentials: RegistryCredentials, user_dir: Path | None = None, parent: Path | None = None
+    credentials: Registry, user_dir: Path | None = None, parent: Path | None = None
 ) -> Iterator[Path]:
     """A temporary docker config directory with only ``credentials``, made under ``parent``
     (default: the system's temp dir); removed on exit.
@@ -92,14 +80,3 @@ def private_docker_config(
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def redactor(credentials: RegistryCredentials | None) -> Callable[[str], str]:
-    """A function that hides the password (and its base64 auth forms) in a text."""
-    if credentials is None or not credentials.password:
-        return lambda text: text
-    token = f"{credentials.username}:{credentials.password}".encode()
-    secrets = [credentials.password, base64.b64encode(token).decode()]
-    secrets.append(base64.urlsafe_b64encode(token).decode())
-
-    return lambda text: hide(text, secrets, REDACTED)

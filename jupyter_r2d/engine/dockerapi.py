@@ -32,7 +32,10 @@ from docker.utils import parse_repository_tag
 
 from .. import labels
 from ..errors import BuildFailed, Conflict, EngineUnavailable, InvalidRequest, NotFound
+from ..imageref import check_ref, registry_host
 from ..lines import LineSplitter, cap
+from ..redact import redactor
+from ..registries import Registry
 from .base import (
     BuildEvent,
     BuildRequest,
@@ -40,10 +43,9 @@ from .base import (
     ContainerInfo,
     EventSink,
     Progress,
-    RegistryCredentials,
     without_token,
 )
-from .credentials import auth_key, redactor, registry_host
+from .credentials import auth_key
 from .progress import size_text
 
 #: Oldest Engine API we speak (Debian 12's docker.io 20.10).
@@ -55,7 +57,6 @@ DEFAULT_UNIX_SOCKET = "unix:///var/run/docker.sock"
 JUPYTER_PORT = 8888
 
 _STEP = re.compile(r"Step (\d{1,6})/(\d{1,6}) : ")
-_IMAGE_ID = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
 _CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 
 
@@ -92,17 +93,6 @@ def _iso(epoch: int | float | None) -> str | None:
     if not epoch:
         return None
     return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def check_ref(ref: str) -> str:
-    """An image id (full or short) or a valid reference; else InvalidRequest naming ``ref``."""
-    if _IMAGE_ID.match(ref):
-        return ref
-    # Imported here: validation uses the engine's types (a module-level import is circular).
-    from ..validation import parse_image_reference
-
-    parse_image_reference(ref, "ref")
-    return ref
 
 
 class _StreamClient(docker.APIClient):
@@ -182,7 +172,7 @@ class DockerApiEngine(ContainerEngine):
             with contextlib.suppress(Exception):
                 client.close()
 
-    def _stream_client(self, credentials: RegistryCredentials | None = None) -> _StreamClient:
+    def _stream_client(self, credentials: Registry | None = None) -> _StreamClient:
         """A fresh client for one streamed call; with ``credentials``, only those (in memory)."""
         self.client()
         client = _StreamClient(timeout=None, **self._client_kwargs)
@@ -228,7 +218,7 @@ class DockerApiEngine(ContainerEngine):
 
     async def _stream(
         self,
-        credentials: RegistryCredentials | None,
+        credentials: Registry | None,
         start: Callable[[_StreamClient], Iterable[dict[str, Any]]],
         handle: Callable[[dict[str, Any]], None],
     ) -> None:
@@ -779,7 +769,7 @@ def _image_entry(item: dict[str, Any], in_use: set[str]) -> dict[str, Any]:
     }
 
 
-def _push_error(message: str, registry: str, credentials: RegistryCredentials | None) -> str:
+def _push_error(message: str, registry: str, credentials: Registry | None) -> str:
     lowered = message.lower()
     if "unauthorized" in lowered or "no basic auth credentials" in lowered:
         if credentials is None or not credentials.username:
