@@ -92,11 +92,6 @@ def redactor(registry: Registry | None) -> Redactor:
     return redact
 
 
-def strip_userinfo(text: str) -> str:
-    """``text`` without the ``user:password@`` of any URL in it."""
-    return _strip_userinfo(text) if "://" in text else text
-
-
 def redact_urls(text: str) -> str:
     """``text`` without URL user information and without sensitive parameter values."""
     if "://" in text:

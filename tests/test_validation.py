@@ -8,7 +8,7 @@ import pytest
 
 from jupyter_r2d.errors import InvalidRequest
 from jupyter_r2d.imageref import parse_image_reference
-from jupyter_r2d.redact import strip_userinfo
+from jupyter_r2d.redact import redact_urls
 from jupyter_r2d.registries import Registry, load_registries, registries_from_environment
 from jupyter_r2d.sources import SourceSpec
 from jupyter_r2d.validation import (
@@ -216,7 +216,7 @@ def test_repo2docker_credentials_variable():
 
 
 def test_public_source_drops_credentials():
-    assert strip_userinfo("https://user:tok@example.org/r.git") == "https://example.org/r.git"
+    assert redact_urls("https://user:tok@example.org/r.git") == "https://example.org/r.git"
     assert SourceSpec.from_json({"url": "https://t@example.org/r", "ref": "main"}).describe() == {
         "url": "https://example.org/r",
         "ref": "main",
