@@ -132,9 +132,9 @@ class Job:
 
     @classmethod
     def submitted(cls, params: BuildParams, registries: Iterable[Registry], tail_bytes: int) -> Job:
-        """A new queued job for a checked request, holding its secrets, with a log tail
-        of ``tail_bytes`` for live followers. The logins of every configured registry
-        are hidden too: a build may meet them (a private ``FROM``)."""
+        """A new queued job for a checked request, holding its secrets (hidden in its log
+        with every configured registry's login), with a log tail of ``tail_bytes`` for
+        live followers."""
         job = cls(new_record(params))
         job.log.tail = LogTail(tail_bytes)
         job.spec = params.source
@@ -150,7 +150,8 @@ class Job:
 
     @property
     def record(self) -> dict[str, Any]:
-        """The record as JSON (the same dict: the store and the handlers read it)."""
+        """The record as the plain JSON the store and the handlers take (the same dict:
+        mypy would not pass a TypedDict as ``dict[str, Any]``)."""
         return cast("dict[str, Any]", self._record)
 
     @property
