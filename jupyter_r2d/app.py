@@ -13,7 +13,7 @@ from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
 
 from .engine import ContainerEngine, RunOptions, make_engine
 from .handlers import handlers
-from .jobs import JobManager, JobSettings
+from .jobs import KEEPALIVE, JobManager, JobSettings
 from .registries import load_registries, registries_from_environment
 from .sources import DEFAULT_POLICY, SourcePolicy, shutdown_renderer, start_renderer
 
@@ -23,7 +23,11 @@ BUILD_EVENTS = "https://events.jupyter.org/jupyter_r2d/build_job/v1"
 
 
 class JupyterR2D(ExtensionApp):
-    """Build, push and run images with repo2docker. Configure as ``c.JupyterR2D.<option>``."""
+    """Build, push and run images with repo2docker. Configure as ``c.JupyterR2D.<option>``.
+
+    Defaults are declared once, where they are used (:class:`JobSettings`, ``RunOptions``,
+    the source policy): the options take theirs from there.
+    """
 
     name = "jupyter_r2d"
     # The extension serves only an API; JupyterLab hosts the UI.
@@ -55,32 +59,40 @@ class JupyterR2D(ExtensionApp):
         "JSON, when set, adds a registry named 'repo2docker'.",
     )
     max_concurrent_builds = Int(
-        2, config=True, help="Build jobs that run at once; the rest wait in a FIFO queue."
+        JobSettings.max_concurrent,
+        config=True,
+        help="Build jobs that run at once; the rest wait in a FIFO queue.",
     )
     data_dir = Unicode(
         config=True,
         help="Where job records and logs are kept. Default: <jupyter data dir>/jupyter_r2d.",
     )
     retention_count = Int(
-        200, config=True, help="Finished jobs kept (newest first); older ones are forgotten."
+        JobSettings.retention_count,
+        config=True,
+        help="Finished jobs kept (newest first); older ones are forgotten.",
     )
     retention_days = Float(
-        30.0, config=True, help="Finished jobs older than this many days are forgotten."
+        JobSettings.retention_days,
+        config=True,
+        help="Finished jobs older than this many days are forgotten.",
     )
     remove_superseded_images = Bool(
-        True,
+        JobSettings.remove_superseded_images,
         config=True,
         help="When a build moves its tag to a new image, remove the image the tag named "
         "before if jupyter_r2d built it and no container uses it and no tag names it.",
     )
     run_host_address = Unicode(
-        "127.0.0.1",
+        RunOptions.host_address,
         config=True,
         help="Host address the ports of run containers are published on. '0.0.0.0' exposes "
         "them to the network: only do that behind a firewall you trust.",
     )
     run_ready_timeout = Float(
-        60.0, config=True, help="Seconds a run waits for the container's URL to answer."
+        RunOptions.ready_timeout,
+        config=True,
+        help="Seconds a run waits for the container's URL to answer.",
     )
     run_mounts = List(
         Unicode(),
@@ -121,14 +133,14 @@ class JupyterR2D(ExtensionApp):
         "files); past it the clone is stopped and its job fails. 0: no limit.",
     )
     log_tail_bytes = Int(
-        8 * 1024 * 1024,
+        JobSettings.tail_bytes,
         config=True,
         help="Bytes of each running job's newest log events kept in memory for viewers that "
         "keep up; the others, and replays, read the job's log file in pieces. Bounds the "
         "memory a long log costs.",
     )
     sse_keepalive_interval = Float(
-        25.0, config=True, help="Seconds between keepalive comments on a quiet event stream."
+        KEEPALIVE, config=True, help="Seconds between keepalive comments on a quiet event stream."
     )
 
     @default("data_dir")

@@ -194,7 +194,7 @@ async def test_restart_mid_job_interrupts_it_and_logs_survive(
     first: JobManager = jp_serverapp.web_app.settings["r2d_jobs"]
     await first.flush()
     # From here the first server is "dead": it writes nothing more to the shared data dir.
-    monkeypatch.setattr(first, "_write", lambda events, records: None)
+    monkeypatch.setattr(first.writer, "_write", lambda events, records: None)
     before = await read_events(cut["id"], stop_after=3)
 
     # Both managers live in this one process: the "restarted" one must not kill the first's

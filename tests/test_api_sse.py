@@ -162,8 +162,8 @@ async def test_a_slow_reader_and_a_long_log_hold_bounded_memory(
     reader, writer = await open_stalled_stream(jp_http_port, jp_base_url, jp_auth_header, job_id)
     try:
         held: list[tuple[int, int]] = []  # (bytes, first seq) of the tail
-        while job.tail is not None:  # until the job ended and its log is all on disk
-            held.append((job.tail.size, job.tail.first))
+        while job.log.tail is not None:  # until the job ended and its log is all on disk
+            held.append((job.log.tail.size, job.log.tail.first))
             await asyncio.sleep(0.01)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
