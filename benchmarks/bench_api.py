@@ -42,7 +42,14 @@ def serve(port: int, root: str, lines: int) -> None:
     """Run a Jupyter server with jupyter_r2d whose job engine floods ``lines`` log lines."""
     from jupyter_server.serverapp import ServerApp
 
-    from jupyter_r2d.engine import BuildEvent, BuildRequest, EventSink, Progress
+    from jupyter_r2d.engine import (
+        BuildEvent,
+        BuildRequest,
+        EventSink,
+        ImageCatalog,
+        Progress,
+        Pusher,
+    )
 
     app = ServerApp()
     app.initialize(
@@ -63,16 +70,16 @@ def serve(port: int, root: str, lines: int) -> None:
     jobs = app.web_app.settings["r2d_jobs"]
     real = jobs.engine
 
-    class FloodEngine(type(real)):  # type: ignore[misc]
-        """The real engine, except that push emits ``lines`` lines as fast as it can."""
+    class FloodImages(ImageCatalog):
+        """The real catalog, except that the pushed image needs not exist."""
 
-        async def status(self) -> dict[str, Any]:
-            return {"name": "flood", "available": True, "error": None}
-
-        async def _existing_image_id(self, image: str) -> str:
+        async def image_id(self, ref: str) -> str:
             return "sha256:" + "0" * 64
 
-        async def _push(self, request: BuildRequest, on_event: EventSink) -> str:
+    class FloodPusher(Pusher):
+        """A push that emits ``lines`` lines as fast as it can."""
+
+        async def push(self, request: BuildRequest, on_event: EventSink) -> str:
             for start in range(0, lines, 64):
                 for i in range(start, min(start + 64, lines)):
                     on_event(
@@ -85,8 +92,10 @@ def serve(port: int, root: str, lines: int) -> None:
                 await asyncio.sleep(0)  # one pipe read's worth, then let others run
             return "sha256:" + "1" * 64
 
+    # The real engine (the handlers' one stays as it is) with a flooding pusher.
     flood = copy.copy(real)
-    flood.__class__ = FloodEngine
+    flood.images = FloodImages(real.daemon)
+    flood.pusher = FloodPusher(real.daemon)
     jobs.engine = flood
     app.start()
 

@@ -180,9 +180,10 @@ class Probe:
     inspect_s: float = 0.0
 
     def install(self, engine: BuildxEngine) -> Callable[[], None]:
-        """Wrap the engine's ``builder_info`` and asyncio's subprocess start; return undo."""
+        """Wrap the builder's ``builder_info`` and asyncio's subprocess start; return undo."""
         real_exec = asyncio.create_subprocess_exec
-        real_info = engine.builder_info
+        builder = engine.builder
+        real_info = builder.builder_info
         probe = self
 
         async def timed_info() -> tuple[str | None, str | None, str | None]:
@@ -207,16 +208,16 @@ class Probe:
                 proc.wait = wait  # type: ignore[method-assign]
             return proc
 
-        patched = "builder_info" in vars(engine)  # already an instance attribute?
-        engine.builder_info = timed_info  # type: ignore[method-assign]
+        patched = "builder_info" in vars(builder)  # already an instance attribute?
+        builder.builder_info = timed_info  # type: ignore[method-assign]
         asyncio.create_subprocess_exec = recording_exec
 
         def undo() -> None:
             asyncio.create_subprocess_exec = real_exec
             if patched:
-                engine.builder_info = real_info  # type: ignore[method-assign]
+                builder.builder_info = real_info  # type: ignore[method-assign]
             else:
-                del engine.builder_info
+                del builder.builder_info
 
         return undo
 
@@ -262,7 +263,9 @@ class Bench:
             )
             prepared_at = time.perf_counter()
             try:
-                request = BuildRequest(scenario.tag("engine"), context=prepared.context)
+                request = BuildRequest(
+                    scenario.tag("engine"), context=prepared.context, labels=prepared.labels
+                )
                 result = await self.engine.build(request, on_event)
             finally:
                 await asyncio.to_thread(prepared.cleanup)
@@ -307,7 +310,7 @@ class Bench:
                 ("--tag", scenario.tag("direct")),
             ):
                 argv[argv.index(flag) + 1] = value
-            seconds, rss = run_timed(argv, self.engine.cli_env())
+            seconds, rss = run_timed(argv, self.engine.builder.cli_env())
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return {"seconds": seconds, "peak_rss_kb": rss}

@@ -257,7 +257,8 @@ class SourceSpec:
 
 @dataclass
 class PreparedSource:
-    """A source ready to build: the directory, the engine's context, labels and warnings."""
+    """A source ready to build: the directory, the engine's context, the labels it gives the
+    build request (a context says only what to build), and warnings."""
 
     repo_dir: Path
     context: BuildContext
@@ -437,8 +438,6 @@ async def prepare_source(
         tarball=tar_path,
         dockerfile=rendered.dockerfile_path,
         buildpack=rendered.buildpack,
-        labels=source_labels,
-        build_args={**(build_args or {})},
     )
     return PreparedSource(
         repo_dir=build_dir,

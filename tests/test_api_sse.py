@@ -12,7 +12,7 @@ import tracemalloc
 
 import pytest
 from conftest import parse_sse
-from test_jobs import FakeEngine
+from test_jobs import FakeEngine, FakePusher
 from tornado.httpclient import HTTPClientError
 
 from jupyter_r2d.engine import BuildEvent
@@ -104,17 +104,25 @@ async def test_unavailable_engine_is_503(jp_fetch, fake_engine):
     assert json.loads(err.value.response.body)["reason"] == "EngineUnavailable"
 
 
-class FloodEngine(FakeEngine):
+class FloodPusher(FakePusher):
     """Pushes by emitting ``lines`` lines as fast as it can from a worker thread, as the
     docker-api engine reports what it reads from a docker-py stream."""
 
-    async def _push(self, request, on_event):  # type: ignore[no-untyped-def]
+    async def push(self, request, on_event):  # type: ignore[no-untyped-def]
         def flood() -> None:
-            for i in range(self.lines):
+            for i in range(self.engine.lines):
                 on_event(BuildEvent("pushing", f"#{i} " + "pushing layer data " * 4))
 
         await asyncio.to_thread(flood)
         return "sha256:" + "2" * 64
+
+
+class FloodEngine(FakeEngine):
+    """The fake engine with the flooding pusher."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__(lines)
+        self.pusher = FloodPusher(self)
 
 
 async def open_stalled_stream(port: int, base_url: str, auth: dict[str, str], job_id: str):

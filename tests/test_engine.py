@@ -36,10 +36,10 @@ from jupyter_r2d.engine import (
     BuildEvent,
     BuildRequest,
     ContainerEngine,
+    DockerApiEngine,
     make_engine,
 )
 from jupyter_r2d.engine.buildx import JOB_ENV
-from jupyter_r2d.engine.dockerapi import DockerApiEngine
 from jupyter_r2d.errors import BuildCancelled, BuildFailed
 from jupyter_r2d.lines import MAX_LINE, cut_mark
 from jupyter_r2d.registries import Registry as Login
@@ -102,7 +102,7 @@ async def stop_containers(engine: ContainerEngine, recorder: Recorder) -> None:
     for event in recorder.events:
         if event.extra.get("container"):
             with contextlib.suppress(Exception):
-                await engine.stop(event.extra["container"])
+                await engine.containers.stop(event.extra["container"])
 
 
 async def test_build_only(engine, repo, unique_name, cleanup_images, docker_client):
@@ -140,11 +140,11 @@ async def test_build_and_run_serves_its_url(engine, repo, unique_name, cleanup_i
         assert events.phases.index("built") < events.phases.index("launching")
         assert events.terminal().extra["url"] == url
 
-        listed = {c.id: c for c in await engine.containers([result.container.id])}
+        listed = {c.id: c for c in await engine.containers.list([result.container.id])}
         assert listed[result.container.id].job_id == request.job_id
         assert listed[result.container.id].url == url
-        await engine.stop(result.container.id)
-        assert await engine.containers([result.container.id]) == []
+        await engine.containers.stop(result.container.id)
+        assert await engine.containers.list([result.container.id]) == []
     finally:
         await stop_containers(engine, events)
 
@@ -304,7 +304,7 @@ async def test_deprecated_run_and_push_warn_and_work(
         assert answer.status_code == 200
     finally:
         if ran.container:
-            await engine.stop(ran.container.id)
+            await engine.containers.stop(ran.container.id)
 
 
 async def test_images_inspect_and_remove(engine, repo, unique_name, docker_client):
@@ -312,16 +312,16 @@ async def test_images_inspect_and_remove(engine, repo, unique_name, docker_clien
     request = BuildRequest(image, context_of(repo), labels={labels.JOB: "job-listed"})
     result = await engine.build(request, Recorder())
     try:
-        entry = next(i for i in await engine.images() if i["id"] == result.image_id)
+        entry = next(i for i in await engine.images.list() if i["id"] == result.image_id)
         assert entry["tags"] == [image]
         assert entry["r2d"]["job"] == "job-listed"
         assert entry["dangling"] is False and entry["in_use"] is False
-        view = await engine.inspect_image(image)
+        view = await engine.images.inspect(image)
         assert view["config"]["exposed_ports"] == ["8080/tcp"]
         assert view["config"]["cmd"] == ["httpd", "-f", "-p", "8080", "-h", "/www"]
         assert any("built-by-r2d" in layer["created_by"] for layer in view["history"])
-        await engine.remove_image(image)
-        assert all(i["id"] != result.image_id for i in await engine.images())
+        await engine.images.remove(image)
+        assert all(i["id"] != result.image_id for i in await engine.images.list())
     finally:
         with contextlib.suppress(docker.errors.DockerException):
             docker_client.remove_image(image, force=True)
@@ -513,7 +513,7 @@ async def test_a_cancelled_stream_leaves_no_socket_open(
         handling.set()
         gate.wait(10)  # the cancel lands while this chunk is handled
 
-    task = asyncio.ensure_future(engine._stream(None, start, handle))
+    task = asyncio.ensure_future(engine.daemon.stream(None, start, handle))
     if when == "mid-stream":
         await asyncio.to_thread(sent.wait, 10)
         await asyncio.to_thread(docker_client.tag, base_image, unique_name, "event")

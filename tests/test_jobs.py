@@ -14,10 +14,109 @@ from typing import Any
 
 import pytest
 
-from jupyter_r2d.engine import BuildRequest, ContainerEngine, ContainerInfo, EventSink, Progress
+from jupyter_r2d.engine import (
+    Builder,
+    BuildRequest,
+    ContainerEngine,
+    ContainerInfo,
+    ContainerRunner,
+    DaemonClient,
+    EventSink,
+    ImageCatalog,
+    Progress,
+    Pusher,
+)
 from jupyter_r2d.engine.base import BuildEvent
 from jupyter_r2d.errors import Conflict, EngineUnavailable, InvalidRequest, NotFound
 from jupyter_r2d.jobs import JobManager, JobSettings
+
+
+class FakeDaemon(DaemonClient):
+    """A daemon that answers as ``engine.available`` says, and is never called."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    async def status(self) -> dict[str, Any]:
+        return {"available": self.engine.available, "version": None, "error": None}
+
+
+class FakeBuilder(Builder):
+    async def build(
+        self, request: BuildRequest, on_event: EventSink
+    ) -> tuple[str | None, str | None]:
+        raise NotImplementedError
+
+
+class FakeImages(ImageCatalog):
+    """No images, but every name has an id; a tag is recorded."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        super().__init__(engine.daemon)
+        self.engine = engine
+
+    async def catalog(self) -> dict[str, Any]:
+        return {"images": [], "disk": {"size": None}}
+
+    async def tag(self, source: str, target: str) -> None:
+        self.engine.started.append(f"tag {source} {target}")
+
+    async def image_id(self, ref: str) -> str:
+        return "sha256:" + "1" * 64
+
+    async def inspect(self, ref: str) -> dict[str, Any]:
+        raise NotFound(ref)
+
+    async def remove(self, ref: str) -> None:
+        raise NotFound(ref)
+
+    async def prune(self, dry_run: bool = False) -> dict[str, Any]:
+        return {"removed": [], "space_reclaimed": 0}
+
+    async def remove_superseded(self, image_id: str) -> bool:
+        return False
+
+
+class FakeContainers(ContainerRunner):
+    """A run answers at once; abandoned jobs are recorded."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        super().__init__(engine.daemon, engine.images)
+        self.engine = engine
+
+    async def run(self, request: BuildRequest, on_event: EventSink) -> ContainerInfo:
+        on_event(BuildEvent("launching", "starting"))
+        return ContainerInfo("c1", "n", request.image, "running", url="http://127.0.0.1:1/?token=t")
+
+    async def list(self, ids: Collection[str]) -> list[ContainerInfo]:
+        return []
+
+    async def stop(self, container_id: str) -> None:
+        raise NotFound(container_id)
+
+    async def abandon(self, job_ids: Collection[str]) -> int:
+        self.engine.abandoned += job_ids
+        return len(job_ids)
+
+
+class FakePusher(Pusher):
+    """Emits ``engine.lines`` log lines; ``engine.gate`` holds it open."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        super().__init__(engine.daemon)
+        self.engine = engine
+
+    async def push(self, request: BuildRequest, on_event: EventSink) -> str:
+        engine = self.engine
+        engine.started.append(request.image)
+        if engine.secret_echo and request.credentials:
+            on_event(BuildEvent("pushing", f"login with {request.credentials.password} failed?"))
+        for i in range(engine.lines):
+            on_event(BuildEvent("pushing", f"line {i}", Progress("bytes", i, engine.lines, "l1")))
+        if engine.gate is not None:
+            await engine.gate.wait()
+        return "sha256:" + "2" * 64
 
 
 class FakeEngine(ContainerEngine):
@@ -32,56 +131,16 @@ class FakeEngine(ContainerEngine):
         self.secret_echo = secret_echo
         self.started: list[str] = []
         self.abandoned: list[str] = []
-
-    async def abandon(self, job_ids: Collection[str]) -> int:
-        self.abandoned += job_ids
-        return len(job_ids)
-
-    async def status(self) -> dict[str, Any]:
-        return {"name": self.name, "available": self.available, "error": None}
-
-    async def _build(
-        self, request: BuildRequest, on_event: EventSink
-    ) -> tuple[str | None, str | None]:
-        raise NotImplementedError
-
-    async def _tag(self, source: str, target: str) -> None:
-        self.started.append(f"tag {source} {target}")
-
-    async def _existing_image_id(self, image: str) -> str:
-        return "sha256:" + "1" * 64
-
-    async def _push(self, request: BuildRequest, on_event: EventSink) -> str:
-        self.started.append(request.image)
-        if self.secret_echo and request.credentials:
-            on_event(BuildEvent("pushing", f"login with {request.credentials.password} failed?"))
-        for i in range(self.lines):
-            on_event(BuildEvent("pushing", f"line {i}", Progress("bytes", i, self.lines, "l1")))
-        if self.gate is not None:
-            await self.gate.wait()
-        return "sha256:" + "2" * 64
-
-    async def _run(self, request: BuildRequest, on_event: EventSink) -> ContainerInfo:
-        on_event(BuildEvent("launching", "starting"))
-        return ContainerInfo("c1", "n", request.image, "running", url="http://127.0.0.1:1/?token=t")
-
-    async def images(self) -> list[dict[str, Any]]:
-        return []
-
-    async def inspect_image(self, ref: str) -> dict[str, Any]:
-        raise NotFound(ref)
-
-    async def remove_image(self, ref: str) -> None:
-        raise NotFound(ref)
-
-    async def containers(self) -> list[ContainerInfo]:
-        return []
-
-    async def stop(self, container_id: str) -> None:
-        raise NotFound(container_id)
-
-    async def prune(self) -> dict[str, Any]:
-        return {"removed": [], "space_reclaimed": 0}
+        # The daemon first: the other parts are made over it.
+        self.daemon = FakeDaemon(self)
+        self.images = FakeImages(self)
+        super().__init__(
+            self.daemon,
+            FakeBuilder(),
+            images=self.images,
+            containers=FakeContainers(self),
+            pusher=FakePusher(self),
+        )
 
 
 PUSH = {"source": None, "image": "127.0.0.1:5/app:1", "push": True}
@@ -323,16 +382,24 @@ def test_store_skips_a_torn_last_line(tmp_path):
     assert store.load_records() == [record]
 
 
-class ThreadedEngine(FakeEngine):
+class ThreadedPusher(FakePusher):
     """Reports its lines from a worker thread, as a docker-py stream reader would."""
 
-    async def _push(self, request: BuildRequest, on_event: EventSink) -> str:
+    async def push(self, request: BuildRequest, on_event: EventSink) -> str:
         def work() -> None:
-            for i in range(self.lines):
+            for i in range(self.engine.lines):
                 on_event(BuildEvent("pushing", f"line {i}"))
 
         await asyncio.to_thread(work)
         return "sha256:" + "2" * 64
+
+
+class ThreadedEngine(FakeEngine):
+    """Reports its lines from a worker thread, as a docker-py stream reader would."""
+
+    def __init__(self, lines: int = 3, secret_echo: bool = False) -> None:
+        super().__init__(lines, secret_echo)
+        self.pusher = ThreadedPusher(self)
 
 
 async def test_events_from_a_worker_thread_keep_their_order(tmp_path):

@@ -1,4 +1,9 @@
-"""Container engines: how a runtime builds, pushes and runs images."""
+"""Container engines: how a runtime builds, pushes and runs images.
+
+An engine (:class:`ContainerEngine`) is composed of parts over one :class:`DaemonClient`: a
+builder (classic or buildx), the pusher, the image catalog (``engine.images``) and the
+container runner (``engine.containers``).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,23 @@ import subprocess
 from .base import (
     TERMINAL_PHASES,
     BuildContext,
+    Builder,
     BuildEvent,
     BuildRequest,
     BuildResult,
-    ContainerEngine,
     ContainerInfo,
     EventSink,
     Progress,
     RunOptions,
+    until_cancelled,
 )
-from .buildx import BuildxEngine
-from .dockerapi import DockerApiEngine
+from .buildx import BuildxBuilder, BuildxEngine
+from .classic import ClassicBuilder, DockerApiEngine
+from .containers import ContainerRunner
+from .daemon import DaemonClient
+from .engine import ContainerEngine
+from .images import ImageCatalog
+from .push import Pusher
 
 __all__ = [
     "TERMINAL_PHASES",
@@ -26,15 +37,23 @@ __all__ = [
     "BuildEvent",
     "BuildRequest",
     "BuildResult",
+    "Builder",
+    "BuildxBuilder",
     "BuildxEngine",
+    "ClassicBuilder",
     "ContainerEngine",
     "ContainerInfo",
+    "ContainerRunner",
+    "DaemonClient",
     "DockerApiEngine",
     "EventSink",
+    "ImageCatalog",
     "Progress",
+    "Pusher",
     "RunOptions",
     "buildx_available",
     "make_engine",
+    "until_cancelled",
 ]
 
 
@@ -58,5 +77,5 @@ def make_engine(kind: str = "auto", docker_host: str = "", builder: str = "") ->
     if kind == "buildx":
         return BuildxEngine(docker_host=docker_host, builder=builder)
     if kind == "docker-api":
-        return DockerApiEngine(docker_host=docker_host, builder=builder)
+        return DockerApiEngine(docker_host=docker_host)  # the classic builder has no names
     raise ValueError(f"unknown engine {kind!r}: use buildx, docker-api or auto")

@@ -1,7 +1,8 @@
-"""The buildx engine: ``docker buildx build`` as a subprocess, with structured progress.
+"""The buildx builder: ``docker buildx build`` as a subprocess, with structured progress
+(:mod:`~jupyter_r2d.engine.progress` translates it), and the buildx engine that builds with it.
 
-Image queries, push and run come from :class:`DockerApiEngine`; the build (and a direct
-``--push`` when the builder's driver can push without loading) is buildx's.
+The build (and a direct ``--push`` when the builder's driver can push without loading) is
+buildx's; image queries, push and run are the engine's daemon parts, as for docker-api.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
-from typing import Any
 
 from ..errors import BuildFailed, EngineUnavailable
-from ..redact import redactor
 from ..registries import Registry
-from .base import BuildEvent, BuildRequest, EventSink
+from .base import Builder, BuildEvent, BuildRequest, EventSink
 from .credentials import private_docker_config
-from .dockerapi import DockerApiEngine
+from .daemon import DaemonClient
+from .engine import ContainerEngine
 from .progress import HOLD, ProgressTranslator, RawJsonDecoder
 
 #: The environment variable that carries a build's job id to ``docker buildx build``.
@@ -46,13 +46,12 @@ async def _capture(*args: str, env: dict[str, str] | None = None) -> tuple[int, 
     return proc.returncode or 0, out.decode("utf-8", "replace")
 
 
-class BuildxEngine(DockerApiEngine):
-    """Engine that builds with ``docker buildx build``."""
+class BuildxBuilder(Builder):
+    """Builds with ``docker buildx build`` on the builder ``name`` ("" for the default)."""
 
-    name = "buildx"
-
-    def __init__(self, docker_host: str = "", builder: str = "", docker_cli: str = "docker"):
-        super().__init__(docker_host=docker_host, builder=builder)
+    def __init__(self, docker_host: str = "", name: str = "", docker_cli: str = "docker"):
+        self.docker_host = docker_host
+        self.name = name
         self.docker_cli = docker_cli
         # (when, driver) of the last successful `buildx inspect`: it costs ~150 ms, which
         # would be half of a warm rebuild if paid on every build.
@@ -70,8 +69,8 @@ class BuildxEngine(DockerApiEngine):
         if shutil.which(self.docker_cli) is None:
             return None, None, f"{self.docker_cli} CLI not found"
         args = [self.docker_cli, "buildx", "inspect"]
-        if self.builder:
-            args += ["--builder", self.builder]
+        if self.name:
+            args += ["--builder", self.name]
         code, out = await _capture(*args, env=self.cli_env())
         if code != 0:
             return None, None, out.strip() or "docker buildx inspect failed"
@@ -95,25 +94,11 @@ class BuildxEngine(DockerApiEngine):
             raise EngineUnavailable(f"buildx builder unavailable: {error or 'no driver'}")
         return driver
 
-    async def status(self) -> dict[str, Any]:
-        """Daemon status plus the buildx builder and its driver."""
-        status: dict[str, Any]
-        status, (builder, driver, error) = await asyncio.gather(
-            super().status(), self.builder_info()
-        )
-        status.update(name=self.name, builder=builder, driver=driver)
-        if status["available"] and error:
-            status.update(available=False, error=error)
-        return status
-
     async def ensure_available(self) -> None:
-        """The daemon answers and the builder's driver is known (from the recent inspect)."""
-        status = await super().status()  # the daemon only: no buildx inspect
-        if not status["available"]:
-            raise EngineUnavailable(status["error"])
+        """The builder's driver is known (from the recent inspect: no new one each build)."""
         await self.driver()
 
-    async def _build(
+    async def build(
         self, request: BuildRequest, on_event: EventSink
     ) -> tuple[str | None, str | None]:
         """``docker buildx build --progress=rawjson``; ``--load``/``--push`` by intent."""
@@ -125,7 +110,7 @@ class BuildxEngine(DockerApiEngine):
         # load only what a run needs, so build+push never touches the local store.
         direct_push = request.push and driver != "docker"
         load = request.run and driver != "docker"
-        where = f"builder {self.builder}" if self.builder else "the default builder"
+        where = f"builder {self.name}" if self.name else "the default builder"
         message = f"Building {request.image} with buildx ({where}, driver {driver})"
         on_event(BuildEvent("building", message))
         scratch = Path(
@@ -140,14 +125,13 @@ class BuildxEngine(DockerApiEngine):
                 "--iidfile", str(iidfile), "--metadata-file", str(metadata),
                 "--tag", request.image,
             ]  # fmt: skip
-            if self.builder:
-                args += ["--builder", self.builder]
-            for key, value in {**context.labels, **request.labels}.items():
+            if self.name:
+                args += ["--builder", self.name]
+            for key, value in request.labels.items():
                 args += ["--label", f"{key}={value}"]
-            build_args = {**context.build_args, **request.build_args}
             # Names only: buildx takes a bare --build-arg NAME's value from its environment,
             # and a command line is world-readable (/proc/PID/cmdline), an environment not.
-            for key in build_args:
+            for key in request.build_args:
                 args += ["--build-arg", key]
             if load:
                 args.append("--load")
@@ -160,7 +144,7 @@ class BuildxEngine(DockerApiEngine):
                 assert context.path is not None
                 args += ["--file", str(context.path / context.dockerfile), "--", str(context.path)]
             async with self._docker_config(request.credentials, scratch) as config_dir:
-                env = {**self.cli_env(), **build_args}
+                env = {**self.cli_env(), **request.build_args}
                 if request.job_id:
                     # How abandon() knows the process (not a label: the image must not vary).
                     env[JOB_ENV] = request.job_id
@@ -178,17 +162,16 @@ class BuildxEngine(DockerApiEngine):
             await asyncio.to_thread(shutil.rmtree, scratch, True)
 
     async def abandon(self, job_ids: Collection[str]) -> int:
-        """Also kill buildx processes a crashed server left running (found by the job id in
-        their environment).
+        """Kill buildx processes a crashed server left running (found by the job id in their
+        environment); how many process groups.
 
         buildx runs in a session of its own so a cancel can kill its whole group; the price
         is that it outlives a server killed with SIGKILL, hence this sweep at start.
         """
-        stopped = await super().abandon(job_ids)
         markers = {f"{JOB_ENV}={job_id}".encode() for job_id in job_ids}
-        if markers:
-            stopped += await asyncio.to_thread(_kill_leftover_builds, markers)
-        return stopped
+        if not markers:
+            return 0
+        return await asyncio.to_thread(_kill_leftover_builds, markers)
 
     @contextlib.asynccontextmanager
     async def _docker_config(
@@ -215,7 +198,7 @@ class BuildxEngine(DockerApiEngine):
         on_event: EventSink,
     ) -> None:
         """Run buildx in its own process group, turning its output into events."""
-        redact = redactor(request.credentials)
+        redact = request.redact
         translator = ProgressTranslator(on_event, redact)
         decoder = RawJsonDecoder()
         stdin = await asyncio.to_thread(open, tarball, "rb") if tarball else None
@@ -255,6 +238,17 @@ class BuildxEngine(DockerApiEngine):
         if code != 0:
             reason = translator.errors[-1] if translator.errors else _last_error(translator.tail)
             raise BuildFailed(redact(f"Build failed: {reason}"))
+
+
+class BuildxEngine(ContainerEngine):
+    """The buildx engine: builds with ``docker buildx build`` (:class:`BuildxBuilder`, reached
+    as ``engine.builder``); images, push and run over the daemon."""
+
+    name = "buildx"
+    builder: BuildxBuilder
+
+    def __init__(self, docker_host: str = "", builder: str = "", docker_cli: str = "docker"):
+        super().__init__(DaemonClient(docker_host), BuildxBuilder(docker_host, builder, docker_cli))
 
 
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:
