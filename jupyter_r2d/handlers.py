@@ -178,7 +178,7 @@ class BuildEventsHandler(R2DHandler):
         self.finish(set_content_type="text/event-stream")
 
     async def _stream(self, job_id: str, after: int, hide_tokens: bool) -> None:
-        keepalive: float = self.settings.get("r2d_keepalive_interval", 25.0)
+        keepalive: float = self.settings["r2d_keepalive_interval"]  # set by the app
         stream = self.jobs.stream(job_id, after, keepalive)
         try:
             async for batch in stream:
@@ -258,7 +258,7 @@ class ImageHandler(R2DHandler):
     @web.authenticated
     @authorized
     async def delete(self, ref: str) -> None:
-        await self.engine.remove_image(ref)
+        await self.engine.images.remove(ref)
         self.set_status(204)
         self.finish()
 
@@ -270,7 +270,7 @@ class PruneHandler(ImageHandler):
     @authorized
     async def post(self, ref: str) -> None:
         dry_run = self.get_query_argument("dry_run", "false").lower() in ("1", "true", "yes")
-        self.write_json(await self.engine.prune(dry_run=dry_run))
+        self.write_json(await self.engine.images.prune(dry_run=dry_run))
 
 
 class ContainersHandler(R2DHandler):

@@ -224,19 +224,19 @@ class JobManager:
     async def containers(self) -> list[ContainerInfo]:
         """The containers this server's runs started that still exist."""
         await self.ensure_started()
-        return await self.engine.containers(provenance.run_containers(self._records()))
+        return await self.engine.containers.list(provenance.run_containers(self._records()))
 
     async def stop_container(self, container_id: str) -> None:
         """Stop and remove a container a run started, by its id or a 12+ digit prefix of it;
         NotFound for any other container, whatever labels it carries."""
         await self.ensure_started()
         ours = provenance.run_containers(self._records())
-        await self.engine.stop(provenance.our_container(ours, container_id))
+        await self.engine.containers.stop(provenance.our_container(ours, container_id))
 
     async def image_catalog(self) -> dict[str, Any]:
         """The engine's image catalog, each image of ours with the job that built it."""
         await self.ensure_started()
-        catalog = await self.engine.image_catalog()
+        catalog = await self.engine.images.catalog()
         built = provenance.builders(self._records())
         for image in catalog["images"]:
             provenance.add_job(image, built)
@@ -246,7 +246,7 @@ class JobManager:
         """The engine's inspect view plus the command that reproduces the build and the
         job that built the image."""
         await self.ensure_started()
-        view = await self.engine.inspect_image(ref)
+        view = await self.engine.images.inspect(ref)
         provenance.add_job(view, provenance.builders(self._records()))
         tags = view.get("tags") or []
         view["reproduce"] = labels.reproduce_command(

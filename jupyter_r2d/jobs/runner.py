@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from .. import labels, sources
-from ..engine import BuildEvent, BuildRequest, ContainerEngine, EventSink
+from ..engine import BuildEvent, BuildRequest, ContainerEngine, EventSink, until_cancelled
 from ..errors import BuildCancelled, R2DError
 from ..store import JobStore
 from .model import Job
@@ -125,7 +125,7 @@ class JobRunner:
                 emit(BuildEvent("fetching", f"Fetching {where}"))
                 # Only a build has scratch: a push or run of an image starts without a wait.
                 workdir = await asyncio.to_thread(self.store.work_dir, job.id)
-                prepared = await _unless_cancelled(
+                prepared = await until_cancelled(
                     sources.prepare_source(
                         job.spec,
                         root_dir=self.settings.root_dir,
@@ -154,10 +154,11 @@ class JobRunner:
                 credentials=job.credentials,
                 job_id=job.id,
                 cancel=job.cancel_requested,
+                redact=job.redactor,
                 scratch_dir=workdir,
             )
             if context is not None and self.settings.remove_superseded_images:
-                superseded = await self.engine.current_image_id(request.image)
+                superseded = await self.engine.images.current_id(request.image)
             result = await self.engine.build(request, on_event)
             job.succeed(result)
             if superseded is not None and result.image_id not in (None, superseded):
@@ -190,23 +191,7 @@ class JobRunner:
         it is logged, never the job's."""
         job_id = self.job.id
         try:
-            if await self.engine.remove_superseded(image_id):
+            if await self.engine.images.remove_superseded(image_id):
                 log.info("build job %s: removed the image it superseded, %s", job_id, image_id)
         except Exception as err:
             log.warning("build job %s: could not remove superseded %s: %s", job_id, image_id, err)
-
-
-# TODO(lead): use engine.base.until_cancelled
-async def _unless_cancelled(work: Awaitable[T], cancel: asyncio.Event) -> T:
-    """Await ``work``, but stop it and raise BuildCancelled when ``cancel`` is set."""
-    task = asyncio.ensure_future(work)
-    waiter = asyncio.ensure_future(cancel.wait())
-    try:
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise BuildCancelled("cancelled")
-    return task.result()
