@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -34,3 +35,28 @@ def test_the_readme_command_lists_every_option() -> None:
         assert f"--JupyterR2D.{name}=" in out, (command, name, out[-2000:])
         first_words = " ".join(trait.help.split()[:4])
         assert first_words in " ".join(out.split()), (name, first_words)
+
+
+def _readme_value(text: str) -> object:
+    """A default as the README's options table writes it (``"auto"``, ``60``, ``True``...)."""
+    if text in ("True", "False"):
+        return text == "True"
+    return json.loads(text)
+
+
+def test_the_readme_table_gives_the_defaults_the_options_have() -> None:
+    """The table repeats the defaults for readers: they must be the ones the code declares."""
+    rows = re.findall(r"^\| (`[^|]+`) \| (`[^|]+`)[^|]* \|", README.read_text(), re.MULTILINE)
+    traits = JupyterR2D.class_own_traits(config=True)
+    checked = 0
+    for names, defaults in rows:
+        pairs = zip(
+            re.findall(r"`([^`]+)`", names), re.findall(r"`([^`]+)`", defaults), strict=True
+        )
+        for name, text in pairs:
+            if name == "data_dir":
+                continue  # computed at start: the table describes it
+            assert name in traits, f"the README documents an unknown option {name}"
+            assert _readme_value(text) == traits[name].default(), name
+            checked += 1
+    assert checked >= 15
